@@ -1,0 +1,76 @@
+"""The `triage` command line. Each domain's commands live in their own module and `register` onto `app`.
+
+Errors a user can fix (TriageError, bad usage) end with exit code 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer >= 0.29 vendors click
+
+from triage.errors import TriageError
+from triage.settings import Settings
+
+app = typer.Typer(
+    name="triage",
+    help="Diagnose outages from logs: ingest, parse, train, diagnose, recover.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=False,
+)
+
+#: Modules under triage.cli that add commands; each defines `register(app: typer.Typer) -> None`.
+COMMAND_MODULES: tuple[str, ...] = ("ingest",)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", help="Home folder for all state (default: $TRIAGE_HOME or the checkout)."),
+    ] = None,
+) -> None:
+    overrides = {"home": home.resolve()} if home is not None else {}
+    try:
+        ctx.obj = Settings(**overrides)
+    except Exception as exc:  # pydantic ValidationError: a bad TRIAGE_* value
+        raise TriageError(f"invalid settings: {exc}".splitlines()[0]) from exc
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"triage.cli.{_name}").register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point; maps user errors to exit code 2 with a single line."""
+    try:
+        code = typer.main.get_command(app).main(args=argv, prog_name="triage", standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        print(exc.format_message())
+        sys.exit(0)
+    except ClickException as exc:
+        _fail(exc.format_message())
+    except typer.Abort:
+        print("triage: aborted", file=sys.stderr)
+        sys.exit(130)
+    except TriageError as exc:
+        _fail(str(exc))
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        _fail(f"{exc.strerror}: {exc.filename}")
+    except KeyboardInterrupt:
+        print("triage: interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str) -> None:
+    line = " ".join(str(message).split())  # one line, whatever the message held
+    print(f"triage: error: {line}", file=sys.stderr)
+    sys.exit(2)

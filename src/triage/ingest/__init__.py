@@ -1,0 +1,1 @@
+"""Raw log bytes -> LogRecord: header formats, presets, detection, multi-line joining."""

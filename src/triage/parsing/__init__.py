@@ -1,0 +1,1 @@
+"""LogRecord -> ParsedEvent: masking, PHI/secret redaction, Drain3 template mining."""

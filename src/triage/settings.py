@@ -1,0 +1,90 @@
+"""The one typed Settings object. Nothing else in triage reads the environment.
+
+Construct it at the edges (CLI main, create_app, pipeline main, a notebook's first cell) and pass it down.
+All state lives under one home folder (``--home`` or ``TRIAGE_HOME``), which defaults to the checkout,
+so ``data/`` and ``models/`` of the repository hold a developer's state.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository checkout this package was installed from (editable install), if any.
+CHECKOUT_DIR = Path(__file__).resolve().parents[2]
+
+
+def _default_home() -> Path:
+    if (CHECKOUT_DIR / "pyproject.toml").is_file():
+        return CHECKOUT_DIR
+    return Path.cwd()
+
+
+class Settings(BaseSettings):
+    """Where things are, and the knobs of the running services. Run parameters live in pipeline configs."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="forbid", frozen=True)
+
+    home: Path = Field(default_factory=_default_home, description="Folder holding data/, models/, snapshots/.")
+    samples_dir: Path = Field(
+        default=CHECKOUT_DIR / "data" / "samples", description="Bundled sample logs and cases (read-only)."
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking URI; default sqlite:///<home>/models/mlflow.db."
+    )
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_max_body_bytes: int = 1_048_576
+    api_bootstrap_key: SecretStr | None = Field(
+        default=None, description="An admin API key accepted in addition to stored keys (for first start)."
+    )
+    # Recovery: key for AES-GCM encryption of snapshots; never stored beside them.
+    snapshot_key: SecretStr | None = None
+    log_level: str = "INFO"
+
+    # Derived locations: one place decides the layout of the home folder.
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.home / "snapshots"
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "processed" / "triage.duckdb"
+
+    @property
+    def interim_dir(self) -> Path:
+        return self.data_dir / "interim"
+
+    @property
+    def miner_state_path(self) -> Path:
+        return self.interim_dir / "miner_state.json"
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.data_dir / "journal"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.models_dir / 'mlflow.db'}"
+
+    @property
+    def artifacts_uri(self) -> str:
+        return (self.models_dir / "mlartifacts").resolve().as_uri()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, cached. Tests build ``Settings(home=tmp_path)`` directly instead."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Storage foundation: the DuckDB adapter every domain's tables go through."""

@@ -1,0 +1,207 @@
+"""The one module that imports duckdb.
+
+DuckDB lets a single process hold a database file read-write, and then no other process may open it,
+not even read-only (see ../shared/ENVIRONMENT.md §4). So that the scorer, the CLI and notebooks can work
+at the same time, nobody keeps the file open: every unit of work opens it, does its work and closes it
+(about 35 ms for a 1M-row file). A cross-process ``flock`` next to the file orders the openers: readers
+share it, a writer holds it alone, so DuckDB's own lock is never contended and nobody sees its error.
+
+Written against duckdb 2.0: relations have no ``fetchone``; a pending ``execute`` result must be read
+before the next ``sql`` call, so :class:`Session` always fetches eagerly.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from triage.errors import Conflict, TriageError
+
+
+class StorageError(TriageError):
+    """The store could not be opened or a statement failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step of one component; applied once, in version order, recorded in schema_migrations."""
+
+    component: str
+    version: int
+    name: str
+    sql: str
+
+
+class Session:
+    """A thin wrapper over one DuckDB connection: eager results, DataFrames in and out."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, read_only: bool) -> None:
+        self._con = con
+        self.read_only = read_only
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> list[tuple]:
+        try:
+            cursor = self._con.execute(sql, params) if params is not None else self._con.execute(sql)
+            return cursor.fetchall() if cursor.description else []
+        except duckdb.Error as exc:
+            raise StorageError(f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
+
+    def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> tuple | None:
+        rows = self.execute(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        row = self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    def df(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        try:
+            cursor = self._con.execute(sql, params) if params is not None else self._con.execute(sql)
+            return cursor.df()
+        except duckdb.Error as exc:
+            raise StorageError(f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Only for a handful of rows: DuckDB's executemany runs ~1.6k rows/s. Use append_df for batches."""
+        if rows:
+            try:
+                self._con.executemany(sql, rows)
+            except duckdb.Error as exc:
+                raise StorageError(f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
+
+    def append_df(self, table: str, frame: pd.DataFrame) -> int:
+        """Insert a DataFrame by column name in one vectorised statement; returns rows written."""
+        if frame.empty:
+            return 0
+        columns = ", ".join(f'"{c}"' for c in frame.columns)
+        self._con.register("_triage_append", frame)
+        try:
+            self._con.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM _triage_append')
+        except duckdb.Error as exc:
+            raise StorageError(f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
+        finally:
+            self._con.unregister("_triage_append")
+        return len(frame)
+
+    def table_exists(self, table: str) -> bool:
+        return bool(
+            self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table])
+        )
+
+
+class Database:
+    """A DuckDB file opened per unit of work, with shared/exclusive locking across processes."""
+
+    def __init__(self, path: Path, *, lock_timeout: float = 120.0, threads: int = 2) -> None:
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.lock_timeout = lock_timeout
+        self.threads = threads
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """An exclusive read-write session in one transaction: committed on success, rolled back on error."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._flock(fcntl.LOCK_EX):
+            con = self._connect(read_only=False)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                yield Session(con, read_only=False)
+                con.execute("COMMIT")
+            except BaseException:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                raise
+            finally:
+                con.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A shared read-only session. The file must exist (call ``migrate`` first)."""
+        if not self.path.exists():
+            raise StorageError(f"store not found: {self.path} (ingest something first)")
+        with self._flock(fcntl.LOCK_SH):
+            con = self._connect(read_only=True)
+            try:
+                yield Session(con, read_only=True)
+            finally:
+                con.close()
+
+    def migrate(self, migrations: Sequence[Migration]) -> list[Migration]:
+        """Apply the migrations not yet recorded; returns those applied. Safe to call on every start."""
+        applied: list[Migration] = []
+        with self.write() as session:
+            session.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " component VARCHAR NOT NULL, version INTEGER NOT NULL, name VARCHAR NOT NULL,"
+                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (component, version))"
+            )
+            done = set(session.execute("SELECT component, version FROM schema_migrations"))
+            for migration in sorted(migrations, key=lambda m: (m.component, m.version)):
+                if (migration.component, migration.version) in done:
+                    continue
+                for statement in _split_sql(migration.sql):
+                    session.execute(statement)
+                session.execute(
+                    "INSERT INTO schema_migrations (component, version, name) VALUES (?, ?, ?)",
+                    [migration.component, migration.version, migration.name],
+                )
+                applied.append(migration)
+        return applied
+
+    def _connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        try:
+            return duckdb.connect(str(self.path), read_only=read_only, config={"threads": self.threads})
+        except duckdb.Error as exc:
+            raise StorageError(f"cannot open {self.path}: {exc}".splitlines()[0]) from exc
+
+    @contextmanager
+    def _flock(self, mode: int) -> Iterator[None]:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + self.lock_timeout
+            delay = 0.002
+            while True:
+                try:
+                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise Conflict(
+                            f"store {self.path} is busy (lock not acquired in {self.lock_timeout:.0f} s)"
+                        ) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.05)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+
+def load_migrations(component: str, folder: Path) -> list[Migration]:
+    """Migrations from ``NNN_name.sql`` files in a package folder."""
+    found = []
+    for file in sorted(folder.glob("[0-9][0-9][0-9]_*.sql")):
+        version = int(file.name[:3])
+        found.append(Migration(component, version, file.stem[4:], file.read_text(encoding="utf-8")))
+    return found
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a migration script (no semicolons inside string literals in our migrations)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
