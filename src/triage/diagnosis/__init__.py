@@ -1,0 +1,1 @@
+"""Features + fitted models + knowledge -> Diagnosis. Pure: no FastAPI, no DuckDB."""

@@ -1,0 +1,1 @@
+"""Known errors and runbooks: signatures -> category, probable cause, fixes; similarity search; fix statistics."""
