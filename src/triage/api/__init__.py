@@ -1,0 +1,1 @@
+"""The thin FastAPI scorer: the only package that imports fastapi."""
