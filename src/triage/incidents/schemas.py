@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from triage.diagnosis.schemas import RootCause, Severity, _Wire
 
@@ -57,7 +57,7 @@ class IncidentDetail(Incident):
 
 
 class ResolveRequest(_Wire):
-    model_config = {"extra": "forbid"}
+    model_config = ConfigDict(extra="forbid")
 
     fix_id: str | None = Field(default=None, max_length=64)
     action: str | None = Field(default=None, max_length=500)
@@ -68,7 +68,7 @@ class ResolveRequest(_Wire):
 class FeedbackRequest(_Wire):
     """An analyst's verdict on one diagnosis; becomes labelled data for the next retraining."""
 
-    model_config = {"extra": "forbid"}
+    model_config = ConfigDict(extra="forbid")
 
     category_correct: bool | None = None
     correct_category: str | None = Field(default=None, max_length=64)
