@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # Recovery: key for AES-GCM encryption of snapshots; never stored beside them.
     snapshot_key: SecretStr | None = None
     log_level: str = "INFO"
+    # Parsing: a YAML file of extra redaction/masking rules (same shape as triage/parsing/default_rules.yaml).
+    parsing_rules_path: Path | None = None
+    # Ingest: physical lines per committed batch (smaller = shorter store locks and finer resume points).
+    ingest_batch_lines: int = Field(default=25_000, ge=1)
 
     # Derived locations: one place decides the layout of the home folder.
     @property
@@ -74,6 +78,11 @@ class Settings(BaseSettings):
     @property
     def journal_dir(self) -> Path:
         return self.data_dir / "journal"
+
+    @property
+    def config_dir(self) -> Path:
+        """Operator configuration: changes.yaml (approvers, dependency map, blackouts), alerting.yaml."""
+        return self.home / "config"
 
     @property
     def tracking_uri(self) -> str:

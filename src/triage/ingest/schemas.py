@@ -25,6 +25,9 @@ class LogRecord:
     service: str | None = None
     fields: Mapping[str, str] = field(default_factory=dict)  # every header field as captured, by name
     n_lines: int = 1  # physical lines in this record: 1 + continuation lines merged into it
+    # byte offset in the source just after the record's last physical line (its newline included);
+    # reading again from (end_offset, line_no + n_lines) yields exactly the items that follow
+    end_offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,5 +36,8 @@ class QuarantinedLine:
 
     source: str
     line_no: int
-    raw: bytes
+    raw: bytes  # the physical line exactly as read, its trailing newline (if any) included
     reason: str
+    # byte offset just after this line; the line started at end_offset - len(raw)
+    end_offset: int = 0
+    n_lines: int = 1  # always 1: a quarantined item is one physical line

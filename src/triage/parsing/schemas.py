@@ -34,3 +34,14 @@ class Template:
     count: int
     first_seen: datetime | None = None
     last_seen: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateVersion:
+    """One text a template has had. Version 1 is the text it was created with."""
+
+    template_id: str
+    version: int
+    text: str
+    first_seen: datetime | None  # timestamp of the first record that produced this text (None if unknown)
+    observed_at: datetime  # wall-clock time (UTC) the parser produced this text

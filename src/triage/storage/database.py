@@ -15,8 +15,8 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,8 +89,30 @@ class Session:
         except duckdb.Error as exc:
             raise StorageError(f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
         finally:
-            self._con.unregister("_triage_append")
+            with suppress(duckdb.Error):
+                self._con.unregister("_triage_append")
         return len(frame)
+
+    def append_arrow(self, table: str, data: Any) -> int:
+        """Insert a ``pyarrow.Table`` by column name in one statement (no pandas object columns on the way)."""
+        if data.num_rows == 0:
+            return 0
+        with self.registered("_triage_append_arrow", data):
+            self.execute(
+                f'INSERT INTO "{table}" ({_column_list(data.column_names)}) '
+                f"SELECT {_column_list(data.column_names)} FROM _triage_append_arrow"
+            )
+        return data.num_rows
+
+    @contextmanager
+    def registered(self, name: str, data: Any) -> Iterator[None]:
+        """Make a DataFrame or ``pyarrow.Table`` visible to SQL as the view ``name`` for the block's duration."""
+        self._con.register(name, data)
+        try:
+            yield
+        finally:
+            with suppress(duckdb.Error):  # after a failed statement the transaction is aborted; closing cleans up
+                self._con.unregister(name)
 
     def table_exists(self, table: str) -> bool:
         return bool(
@@ -111,8 +133,13 @@ class Database:
         return self.path.exists()
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """An exclusive read-write session in one transaction: committed on success, rolled back on error."""
+    def write(self, *, after_close: Callable[[], None] | None = None) -> Iterator[Session]:
+        """An exclusive read-write session in one transaction: committed on success, rolled back on error.
+
+        ``after_close`` runs after a successful commit, once DuckDB has closed (and checkpointed) the file,
+        while the exclusive lock is still held: recovery uses it to note the file's state after a journaled
+        write, knowing no other writer can have touched it in between.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._flock(fcntl.LOCK_EX):
             con = self._connect(read_only=False)
@@ -121,13 +148,37 @@ class Database:
                 yield Session(con, read_only=False)
                 con.execute("COMMIT")
             except BaseException:
-                try:
+                with suppress(duckdb.Error):
                     con.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
                 raise
             finally:
                 con.close()
+            if after_close is not None:
+                after_close()
+
+    @contextmanager
+    def locked(self, *, exclusive: bool = False) -> Iterator[None]:
+        """Hold the cross-process lock without opening DuckDB.
+
+        Shared: no writer is mid-transaction while held (a consistent copy of the file). Exclusive: nobody
+        has the file open (swapping it during a restore). Inside an exclusive hold, do not call ``read`` or
+        ``write`` of the same store: they wait for the lock this holds.
+
+        Unlike sessions, this waits in the kernel (a blocking flock on a helper thread), so it is woken the
+        moment the lock is free: a busy writer that re-locks within a millisecond cannot starve it.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            fd = _blocking_flock(self.lock_path, mode, self.lock_timeout, f"store {self.path} is busy")
+        try:
+            yield
+        finally:
+            os.close(fd)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -192,6 +243,41 @@ class Database:
             os.close(fd)  # closing the descriptor releases the flock
 
 
+def _blocking_flock(path: Path, mode: int, timeout: float, busy: str) -> int:
+    """A flock taken by a blocking call on a helper thread; returns the locked descriptor.
+
+    A thread blocked in flock cannot be cancelled, so on timeout it is abandoned: when it finally gets the
+    lock it lets go at once instead of handing it over.
+    """
+    import threading
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    done = threading.Event()
+    state = {"abandoned": False, "error": None}
+    guard = threading.Lock()
+
+    def wait() -> None:
+        try:
+            fcntl.flock(fd, mode)
+        except OSError as exc:  # pragma: no cover - flock on a local file does not fail
+            state["error"] = exc
+        with guard:
+            if state["abandoned"]:
+                os.close(fd)
+            done.set()
+
+    threading.Thread(target=wait, daemon=True, name="flock-wait").start()
+    if not done.wait(timeout):
+        with guard:
+            if not done.is_set():
+                state["abandoned"] = True
+                raise Conflict(f"{busy} (lock not acquired in {timeout:.0f} s)")
+    if state["error"] is not None:  # pragma: no cover
+        os.close(fd)
+        raise state["error"]
+    return fd
+
+
 def load_migrations(component: str, folder: Path) -> list[Migration]:
     """Migrations from ``NNN_name.sql`` files in a package folder."""
     found = []
@@ -199,6 +285,10 @@ def load_migrations(component: str, folder: Path) -> list[Migration]:
         version = int(file.name[:3])
         found.append(Migration(component, version, file.stem[4:], file.read_text(encoding="utf-8")))
     return found
+
+
+def _column_list(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
 
 
 def _split_sql(script: str) -> list[str]:

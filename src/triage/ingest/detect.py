@@ -1,0 +1,76 @@
+"""Which format is this? Rank every preset on a sample of lines. Pure; never looks at file names.
+
+A preset's score is the number of sample lines whose header it matches, counting only lines that could
+be headers (blank lines and continuation lines such as stack frames are left out). The best score wins;
+among equal scores the most *specific* preset wins (narrow fields and literal text beat loose ones, so
+``openssh`` beats generic ``rfc3164`` on sshd lines, and ``rfc3164`` beats ``linux`` on syslog that
+``linux`` also accepts). When no preset matches at least ``min_share`` of the lines: ``plain``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from triage.ingest.multiline import decode_line, is_binary, is_continuation
+from triage.ingest.presets import PRESETS, FormatSpec, compile_format
+
+#: How many lines a reader samples for detection.
+SAMPLE_LINES = 1000
+#: The least share of candidate lines the chosen preset must match.
+MIN_SHARE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class FormatScore:
+    """How well one preset fits a sample."""
+
+    preset: str
+    matched: int  # candidate lines whose header it matches
+    candidates: int  # lines that could be headers (not blank, continuation or binary)
+    specificity: int
+
+    @property
+    def share(self) -> float:
+        return self.matched / self.candidates if self.candidates else 0.0
+
+
+def _candidate_lines(lines: Iterable[str | bytes]) -> list[str]:
+    out = []
+    for line in lines:
+        if isinstance(line, bytes):
+            raw, text = line, decode_line(line)
+        else:
+            text = line.rstrip()
+            raw = b""
+        if not text or is_continuation(text) or is_binary(raw, text):
+            continue
+        out.append(text)
+    return out
+
+
+def rank_formats(lines: Iterable[str | bytes], presets: Sequence[str] | None = None) -> list[FormatScore]:
+    """Every preset (but ``plain``) scored on the sample, best first."""
+    sample = _candidate_lines(lines)
+    scores = []
+    for name in presets or PRESETS:
+        if name == "plain":
+            continue
+        fmt = compile_format(FormatSpec(preset=name))
+        matched = sum(1 for line in sample if fmt.match(line) is not None)
+        scores.append(FormatScore(name, matched, len(sample), fmt.specificity))
+    scores.sort(key=lambda s: (s.matched, s.specificity), reverse=True)  # stable: preset order breaks ties
+    return scores
+
+
+def detect_format(
+    lines: Iterable[str | bytes], *, presets: Sequence[str] | None = None, min_share: float = MIN_SHARE
+) -> FormatSpec:
+    """The preset that matches the most sample lines (the most specific one on ties), else ``plain``.
+
+    ``lines`` are decoded lines or raw physical lines (bytes); give a few hundred for a stable answer.
+    """
+    ranked = rank_formats(lines, presets)
+    if ranked and ranked[0].matched > 0 and ranked[0].share >= min_share:
+        return FormatSpec(preset=ranked[0].preset)
+    return FormatSpec(preset="plain")

@@ -1,0 +1,337 @@
+"""Header fields -> the normalised parts of a LogRecord: timestamp, level, component, host, service. Pure.
+
+Best effort and never fatal: a value that cannot be understood becomes ``None`` and the raw text stays in
+``LogRecord.fields``.
+
+Timestamps are naive ``datetime`` objects. Text written with an offset (``Z``, ``+02:00``) and epoch
+numbers are converted to UTC; text without an offset is kept as written (local time of the source).
+Year-less stamps (syslog ``Jun 14 15:16:01``, Android ``03-17 16:13:38.811``) take the caller's
+``default_year``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from triage.ingest.formats import JsonFormat, JsonKeys
+from triage.ingest.schemas import LogRecord
+
+# ---------------------------------------------------------------------------------------------- levels
+
+_LEVEL_WORDS = {
+    "TRACE": ("trace", "finest", "finer", "verbose", "v", "trc"),
+    "DEBUG": ("debug", "dbg", "fine", "config", "d", "dbug"),
+    "INFO": ("info", "information", "informational", "i", "notice", "inf", "informative"),
+    "WARN": ("warn", "warning", "w", "wrn", "warnings"),
+    "ERROR": ("error", "err", "e", "severe", "failure", "fail", "failed", "erro", "eror"),
+    "FATAL": ("fatal", "critical", "crit", "emerg", "emergency", "alert", "panic", "f", "a", "c", "ftl", "crt"),
+}
+_LEVELS: dict[str, str] = {w: canon for canon, words in _LEVEL_WORDS.items() for w in words}
+# syslog severities 0..7 (RFC 5424 table 2) and bunyan/pino numeric levels
+_SYSLOG_SEVERITY = ("FATAL", "FATAL", "FATAL", "ERROR", "WARN", "INFO", "INFO", "DEBUG")
+_NUMERIC_LEVELS = {"10": "TRACE", "20": "DEBUG", "30": "INFO", "40": "WARN", "50": "ERROR", "60": "FATAL"}
+
+#: The normalised level words, least to most severe.
+LEVELS: tuple[str, ...] = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+
+
+def normalise_level(raw: str | None) -> str | None:
+    """``'warning'`` -> ``'WARN'``, ``'E'`` -> ``'ERROR'``, ``'3'`` (syslog) -> ``'ERROR'``; None if unknown."""
+    if not raw:
+        return None
+    word = raw.strip().strip("[]<>").strip().lower()
+    if ":" in word:  # Apache 2.4 "core:error"
+        word = word.rpartition(":")[2]
+    level = _LEVELS.get(word)
+    if level is not None:
+        return level
+    if word.isdigit():
+        if len(word) == 1 and word < "8":
+            return _SYSLOG_SEVERITY[int(word)]
+        return _NUMERIC_LEVELS.get(word)
+    return None
+
+
+def level_from_priority(raw: str | None) -> str | None:
+    """The level of a syslog ``<PRI>`` value (facility * 8 + severity)."""
+    if not raw or not raw.isdigit():
+        return None
+    return _SYSLOG_SEVERITY[int(raw) % 8]
+
+
+# ------------------------------------------------------------------------------------------ timestamps
+
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_EPOCH = datetime(1970, 1, 1)
+
+_T = r"(?P<H>\d{1,2}):(?P<M>\d{1,2}):(?P<S>\d{1,2})(?:[.,:](?P<f>\d{1,9}))?"
+_Z = r"(?:\s*(?P<z>Z|UTC|GMT|[+-]\d{2}:?\d{2}))?"
+_B = r"(?P<b>[A-Za-z]{3})[a-z]*\.?"
+_DOW = r"(?:[A-Za-z]{3}[a-z]*,?\s+)?"
+
+#: Timestamp shapes by name. Each regex must fullmatch the (joined) timestamp text.
+SHAPES: dict[str, str] = {
+    "iso": rf"(?P<Y>\d{{4}})-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}})(?:T|\s+){_T}{_Z}",
+    "ymd_slash": rf"(?P<Y>\d{{4}})/(?P<m>\d{{1,2}})/(?P<d>\d{{1,2}})(?:T|\s+|:){_T}{_Z}",
+    "ymd_dot": rf"(?P<Y>\d{{4}})\.(?P<m>\d{{1,2}})\.(?P<d>\d{{1,2}})[\s-]+{_T}{_Z}",
+    "bgl": r"(?P<Y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})-(?P<H>\d{2})\.(?P<M>\d{2})\.(?P<S>\d{2})(?:\.(?P<f>\d{1,9}))?",
+    "compact": rf"(?P<Y>\d{{4}})(?P<m>\d{{2}})(?P<d>\d{{2}})[-T\s]{_T}{_Z}",
+    "compact_all": r"(?P<Y>\d{4})(?P<m>\d{2})(?P<d>\d{2})[-T\s]?(?P<H>\d{2})(?P<M>\d{2})(?P<S>\d{2})(?:[.,](?P<f>\d{1,9}))?",
+    "month_name": rf"{_DOW}{_B}\s+(?P<d>\d{{1,2}}),?\s+(?:(?P<Y>\d{{4}})\s+)?{_T}(?:\s+(?P<Y2>\d{{4}}))?{_Z}",
+    "day_month_name": rf"{_DOW}(?P<d>\d{{1,2}})[\s/-]+{_B}[\s/-]+(?P<Y>\d{{4}})(?:\s+|:){_T}{_Z}",
+    "epoch": r"(?P<e>\d{9,10}(?:\.\d{1,9})?|\d{13}|\d{16}|\d{19})",
+    "date": r"(?P<Y>\d{4})[-./](?P<m>\d{1,2})[-./](?P<d>\d{1,2})",
+    # year-less numeric month/day: Android logcat (03-17 16:13:38.811), Proxifier (10.30 16:49:06), klog (1127)
+    "md": rf"(?P<m>\d{{2}})[-./]?(?P<d>\d{{2}})\s+{_T}",
+    # two-digit years, only when a preset asks for them (which of y/m/d comes first is not guessable)
+    "yymmdd": r"(?P<y>\d{2})(?P<m>\d{2})(?P<d>\d{2})\s+(?P<H>\d{2})(?P<M>\d{2})(?P<S>\d{2})",
+    "yy_mm_dd": rf"(?P<y>\d{{2}})[/-](?P<m>\d{{2}})[/-](?P<d>\d{{2}})\s+{_T}",
+}
+#: Shapes tried, in order, when a format does not name its own.
+GENERIC_SHAPES: tuple[str, ...] = (
+    "iso", "ymd_slash", "ymd_dot", "bgl", "compact", "compact_all", "month_name", "day_month_name",
+    "epoch", "date", "md",
+)
+# maps a timestamp to its "shape key" (digits -> 9, letters -> a) so each distinct layout is searched once
+_SHAPE_KEY = str.maketrans(
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "9" * 10 + "a" * 52
+)
+_MEMO_LIMIT = 512
+_UTC_NAMES = frozenset({"Z", "UTC", "GMT"})
+
+Builder = Callable[["re.Match[str]", int], datetime | None]
+
+
+def _make_builder(regex: re.Pattern[str]) -> Builder:
+    """A fast datetime builder for one shape: reads groups by position, no dict per call."""
+    gi = {name: idx - 1 for name, idx in regex.groupindex.items()}
+    i_e, i_Y, i_Y2, i_y, i_b, i_m = (gi.get(k) for k in ("e", "Y", "Y2", "y", "b", "m"))
+    i_d, i_H, i_M, i_S, i_f, i_z = (gi.get(k) for k in ("d", "H", "M", "S", "f", "z"))
+
+    if i_e is not None:
+        def epoch(m: re.Match[str], default_year: int) -> datetime | None:
+            e = m.group(1)
+            # seconds (with or without a fraction), else ms / us / ns by digit count
+            seconds = float(e) if "." in e or len(e) <= 10 else int(e) / 10 ** (len(e) - 10)
+            return _EPOCH + timedelta(seconds=seconds)
+
+        return epoch
+
+    def build(m: re.Match[str], default_year: int) -> datetime | None:
+        g = m.groups()
+        if i_Y is not None and g[i_Y]:
+            year = int(g[i_Y])
+        elif i_Y2 is not None and g[i_Y2]:
+            year = int(g[i_Y2])
+        elif i_y is not None:
+            yy = int(g[i_y])
+            year = 2000 + yy if yy < 69 else 1900 + yy  # POSIX %y pivot
+        else:
+            year = default_year
+        if i_b is not None:
+            month = _MONTHS.get(g[i_b].lower())
+            if month is None:
+                return None
+        else:
+            month = int(g[i_m])  # type: ignore[index]
+        if i_H is None:  # a date alone
+            return datetime(year, month, int(g[i_d]))  # type: ignore[index]
+        f = g[i_f] if i_f is not None else None
+        dt = datetime(year, month, int(g[i_d]), int(g[i_H]), int(g[i_M]), int(g[i_S]),  # type: ignore[index]
+                      int(f[:6].ljust(6, "0")) if f else 0)
+        z = g[i_z] if i_z is not None else None
+        if z and z not in _UTC_NAMES:
+            digits = z[1:].replace(":", "")
+            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4]))
+            dt = dt + offset if z[0] == "-" else dt - offset
+        return dt
+
+    return build
+
+
+_COMPILED: dict[str, tuple[re.Pattern[str], Builder]] = {}
+for _name, _rx in SHAPES.items():
+    _pattern = re.compile(_rx)
+    _COMPILED[_name] = (_pattern, _make_builder(_pattern))
+
+
+class TimestampParser:
+    """Parses timestamp text of any known shape, remembering which shape each layout of text has.
+
+    Stateful (a memo) but deterministic; make one per stream. Never raises on bad text.
+    """
+
+    __slots__ = ("_default_year", "_last_dt", "_last_text", "_memo", "_shapes", "_sticky")
+
+    def __init__(self, shapes: Sequence[str] | None = None, *, default_year: int = 1970) -> None:
+        names = tuple(shapes) if shapes else GENERIC_SHAPES
+        unknown = [n for n in names if n not in _COMPILED]
+        if unknown:
+            raise ValueError(f"unknown timestamp shapes {unknown}")
+        self._shapes = tuple(_COMPILED[n] for n in names)
+        self._default_year = default_year
+        self._memo: dict[str, tuple[re.Pattern[str], Builder] | None] = {}
+        self._sticky = self._shapes[0]  # the shape that parsed the last text: tried first
+        self._last_text = ""
+        self._last_dt: datetime | None = None
+
+    def parse(self, text: str) -> datetime | None:
+        if text == self._last_text:  # consecutive lines often share a stamp
+            return self._last_dt
+        if not text:
+            return None
+        shape = self._sticky
+        m = shape[0].fullmatch(text)
+        if m is None:
+            key = text.translate(_SHAPE_KEY)
+            try:
+                found = self._memo[key]
+            except KeyError:
+                found = next((sh for sh in self._shapes if sh[0].fullmatch(text)), None)
+                if len(self._memo) < _MEMO_LIMIT:
+                    self._memo[key] = found
+            if found is None:
+                return None
+            m = found[0].fullmatch(text)
+            if m is None:
+                return None
+            shape = self._sticky = found
+        try:
+            dt = shape[1](m, self._default_year)
+        except (ValueError, OverflowError):
+            dt = None
+        self._last_text = text
+        self._last_dt = dt
+        return dt
+
+
+# ------------------------------------------------------------------------------------------------ roles
+
+_TIME_NAMES = frozenset(
+    {"timestamp", "datetime", "date", "time", "ts", "month", "day", "year", "dow", "weekday", "asctime", "@timestamp"}
+)
+_ROLE_NAMES: dict[str, frozenset[str]] = {
+    "level": frozenset({"level", "severity", "loglevel", "levelname", "lvl", "log_level"}),
+    "component": frozenset({"component", "logger", "module", "class", "category", "tag", "program", "loggername"}),
+    "host": frozenset({"host", "hostname", "node", "server", "machine"}),
+    "service": frozenset({"service", "app", "application", "appname", "service_name"}),
+    "priority": frozenset({"pri", "priority"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """Which header fields carry which part of a record (field names, or None)."""
+
+    timestamp: tuple[str, ...] = ()  # joined with a space, in this order, then parsed
+    level: str | None = None
+    priority: str | None = None  # a syslog PRI number, used when there is no level field
+    component: str | None = None
+    host: str | None = None
+    service: str | None = None
+    default_component: str | None = None  # when the format implies one (OpenSSH lines are all sshd's)
+
+    @classmethod
+    def infer(cls, field_names: Sequence[str]) -> Roles:
+        """Roles guessed from conventional field names (case-insensitive), for custom formats."""
+        found: dict[str, str] = {}
+        for name in field_names:
+            low = name.lower()
+            for role, names in _ROLE_NAMES.items():
+                if low in names and role not in found:
+                    found[role] = name
+        ts = tuple(n for n in field_names if n.lower() in _TIME_NAMES)
+        return cls(timestamp=ts, **found)
+
+
+def _nil(value: str | None) -> str | None:
+    """Empty and ``-`` (syslog's NILVALUE, Loghub's "no label") mean "not given"."""
+    return value if value and value != "-" else None
+
+
+class RecordBuilder:
+    """Turns matched header fields into LogRecords for one stream (owns that stream's timestamp memo).
+
+    ``build(fields, content, *, source, line_no, n_lines=1, end_offset=0) -> LogRecord`` takes the header
+    fields without Content. It is a closure made once per stream: this is the per-line hot path.
+    """
+
+    __slots__ = ("build", "timestamp")
+
+    def __init__(
+        self,
+        roles: Roles | None,
+        *,
+        json_keys: JsonKeys | None = None,
+        timestamp_shapes: Sequence[str] | None = None,
+        service: str | None = None,
+        default_year: int = 1970,
+    ) -> None:
+        if (roles is None) == (json_keys is None):
+            raise ValueError("give exactly one of roles (header formats) or json_keys (JSON lines)")
+        parse_ts = TimestampParser(timestamp_shapes, default_year=default_year).parse
+        levels: dict[str | None, str | None] = {}  # raw level text -> normalised (few distinct values)
+
+        def level_of(raw: str | None) -> str | None:
+            try:
+                return levels[raw]
+            except KeyError:
+                level = levels[raw] = normalise_level(raw) if len(levels) < 1024 else None
+                return level
+
+        if json_keys is not None:
+            lookup = JsonFormat.lookup
+            k = json_keys
+
+            def timestamp(fields: Mapping[str, str]) -> datetime | None:
+                return parse_ts(lookup(fields, k.timestamp) or "")
+
+            def parts(fields: Mapping[str, str]) -> tuple[str | None, str | None, str | None, str | None]:
+                return (level_of(lookup(fields, k.level)), _nil(lookup(fields, k.component)),
+                        _nil(lookup(fields, k.host)), service or _nil(lookup(fields, k.service)))
+        else:
+            r = roles
+            assert r is not None
+            names = r.timestamp
+            first = names[0] if len(names) == 1 else None
+
+            def timestamp(fields: Mapping[str, str]) -> datetime | None:
+                if first is not None:
+                    return parse_ts(fields.get(first, ""))
+                if not names:
+                    return None
+                dt = parse_ts(" ".join([v for n in names if (v := fields.get(n))]))
+                if dt is None:  # e.g. an epoch field beside a date field
+                    for name in names:
+                        dt = parse_ts(fields.get(name, ""))
+                        if dt is not None:
+                            break
+                return dt
+
+            level_f, pri_f, comp_f, host_f, svc_f = r.level, r.priority, r.component, r.host, r.service
+            default_component = r.default_component
+
+            def parts(fields: Mapping[str, str]) -> tuple[str | None, str | None, str | None, str | None]:
+                level = level_of(fields.get(level_f)) if level_f else None
+                if level is None and pri_f:
+                    level = level_from_priority(fields.get(pri_f))
+                return (
+                    level,
+                    (_nil(fields.get(comp_f)) if comp_f else None) or default_component,
+                    _nil(fields.get(host_f)) if host_f else None,
+                    service or (_nil(fields.get(svc_f)) if svc_f else None),
+                )
+
+        def build(
+            fields: dict[str, str], content: str, *, source: str, line_no: int, n_lines: int = 1,
+            end_offset: int = 0,
+        ) -> LogRecord:
+            level, component, host, svc = parts(fields)
+            return LogRecord(source, line_no, content, timestamp(fields), level, component, host, svc, fields,
+                             n_lines, end_offset)
+
+        self.timestamp = timestamp
+        self.build = build

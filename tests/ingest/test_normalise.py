@@ -1,0 +1,131 @@
+"""Levels, timestamps and roles: best effort, never fatal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from triage.ingest.normalise import (
+    GENERIC_SHAPES,
+    RecordBuilder,
+    Roles,
+    TimestampParser,
+    level_from_priority,
+    normalise_level,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "level"),
+    [
+        ("INFO", "INFO"), ("info", "INFO"), ("Information", "INFO"), ("notice", "INFO"), (" [INFO] ", "INFO"),
+        ("WARN", "WARN"), ("WARNING", "WARN"), ("Warning", "WARN"), ("W", "WARN"),
+        ("ERROR", "ERROR"), ("err", "ERROR"), ("SEVERE", "ERROR"), ("FAILURE", "ERROR"), ("E", "ERROR"),
+        ("FATAL", "FATAL"), ("CRITICAL", "FATAL"), ("crit", "FATAL"), ("emerg", "FATAL"), ("alert", "FATAL"),
+        ("DEBUG", "DEBUG"), ("D", "DEBUG"), ("FINE", "DEBUG"), ("TRACE", "TRACE"), ("V", "TRACE"),
+        ("core:error", "ERROR"),  # Apache 2.4 module:level
+        ("3", "ERROR"), ("4", "WARN"), ("6", "INFO"), ("7", "DEBUG"), ("0", "FATAL"),  # syslog severities
+        ("30", "INFO"), ("50", "ERROR"), ("60", "FATAL"),  # bunyan / pino
+        ("combo", None), ("", None), (None, None), ("8", None), ("35", None),
+    ],
+)
+def test_normalise_level(raw: str | None, level: str | None) -> None:
+    assert normalise_level(raw) == level
+
+
+def test_level_from_syslog_priority() -> None:
+    assert level_from_priority("34") == "FATAL"  # auth.crit (4 * 8 + 2)
+    assert level_from_priority("165") == "INFO"  # local4.notice
+    assert level_from_priority("11") == "ERROR"
+    assert level_from_priority("") is None and level_from_priority("x") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2015-10-18 18:01:47,978", datetime(2015, 10, 18, 18, 1, 47, 978000)),
+        ("2024-11-27T06:30:00.123Z", datetime(2024, 11, 27, 6, 30, 0, 123000)),
+        ("2024-11-27T06:30:01.001+01:00", datetime(2024, 11, 27, 5, 30, 1, 1000)),  # to UTC
+        ("2003-08-24T05:14:15.000003-07:00", datetime(2003, 8, 24, 12, 14, 15, 3)),
+        ("2024-11-27T06:30:00.123456789", datetime(2024, 11, 27, 6, 30, 0, 123456)),
+        ("2024/11/27 06:55:00", datetime(2024, 11, 27, 6, 55)),
+        ("2005.11.09 12:01:01", datetime(2005, 11, 9, 12, 1, 1)),
+        ("2005-06-03-15.42.50.675872", datetime(2005, 6, 3, 15, 42, 50, 675872)),  # BGL
+        ("20171223-22:15:29:606", datetime(2017, 12, 23, 22, 15, 29, 606000)),  # HealthApp
+        ("20171224-0:0:0:3", datetime(2017, 12, 24, 0, 0, 0, 300000)),
+        ("Jun 14 15:16:01", datetime(2019, 6, 14, 15, 16, 1)),  # syslog: year-less
+        ("Jul  1 09:00:55", datetime(2019, 7, 1, 9, 0, 55)),
+        ("Sun Dec 04 04:47:44 2005", datetime(2005, 12, 4, 4, 47, 44)),  # ctime / Apache
+        ("27/Nov/2024:06:30:00 +0000", datetime(2024, 11, 27, 6, 30)),  # CLF
+        ("Wed, 27 Nov 2024 06:30:00 GMT", datetime(2024, 11, 27, 6, 30)),
+        ("1117838570", datetime(2005, 6, 3, 22, 42, 50)),  # epoch seconds (BGL, HPC): UTC
+        ("1732689002123", datetime(2024, 11, 27, 6, 30, 2, 123000)),  # epoch ms
+        ("1732689003.5", datetime(2024, 11, 27, 6, 30, 3, 500000)),
+        ("2024-11-27", datetime(2024, 11, 27)),
+        ("03-17 16:13:38.811", datetime(2019, 3, 17, 16, 13, 38, 811000)),  # Android: year-less
+        ("10.30 16:49:06", datetime(2019, 10, 30, 16, 49, 6)),  # Proxifier
+        ("1127 06:50:00.123456", datetime(2019, 11, 27, 6, 50, 0, 123456)),  # klog
+    ],
+)
+def test_generic_timestamp_shapes(text: str, expected: datetime) -> None:
+    assert TimestampParser(default_year=2019).parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["", "not a time", "2024-02-30 10:00:00", "Foo 14 15:16:01", "25:61:61", "2024-13-01T00:00:00", "12345"]
+)
+def test_unparseable_timestamps_are_none(text: str) -> None:
+    assert TimestampParser().parse(text) is None
+
+
+def test_two_digit_years_only_when_a_format_asks() -> None:
+    assert TimestampParser().parse("081109 203615") is None
+    assert TimestampParser(["yymmdd"]).parse("081109 203615") == datetime(2008, 11, 9, 20, 36, 15)
+    assert TimestampParser(["yy_mm_dd"]).parse("17/06/09 20:10:40") == datetime(2017, 6, 9, 20, 10, 40)
+    assert TimestampParser(["yy_mm_dd"]).parse("99/06/09 20:10:40") == datetime(1999, 6, 9, 20, 10, 40)
+    with pytest.raises(ValueError, match="unknown timestamp shapes"):
+        TimestampParser(["nope"])
+    assert "yymmdd" not in GENERIC_SHAPES
+
+
+def test_parser_switches_between_shapes_and_remembers_failures() -> None:
+    parser = TimestampParser(default_year=2020)
+    texts = ["2024-11-27 06:30:00", "Jun 14 15:16:01", "garbage 1", "2024-11-27 06:30:01", "garbage 2",
+             "Jun 14 15:16:02", "Jun 31 15:16:02", "1117838570"]
+    got = [parser.parse(t) for t in texts]
+    assert got == [
+        datetime(2024, 11, 27, 6, 30), datetime(2020, 6, 14, 15, 16, 1), None, datetime(2024, 11, 27, 6, 30, 1),
+        None, datetime(2020, 6, 14, 15, 16, 2), None, datetime(2005, 6, 3, 22, 42, 50),
+    ]
+
+
+def test_roles_inferred_from_conventional_names() -> None:
+    roles = Roles.infer(("Date", "Time", "Severity", "Logger", "Hostname", "App", "Pid"))
+    assert roles == Roles(("Date", "Time"), level="Severity", component="Logger", host="Hostname", service="App")
+    assert Roles.infer(("Foo", "Bar")) == Roles()
+
+
+def test_record_builder_uses_roles_service_override_and_nil_values() -> None:
+    roles = Roles(("Date", "Time"), level="Level", component="Component", host="Host", service="Svc")
+    fields = {"Date": "2024-11-27", "Time": "06:30:00,5", "Level": "warning", "Component": "-", "Host": "h1",
+              "Svc": "billing"}
+    record = RecordBuilder(roles).build(dict(fields), "msg", source="s", line_no=3, n_lines=2, end_offset=99)
+    assert (record.timestamp, record.level, record.component, record.host, record.service) == (
+        datetime(2024, 11, 27, 6, 30, 0, 500000), "WARN", None, "h1", "billing")
+    assert (record.source, record.line_no, record.n_lines, record.end_offset, record.content) == ("s", 3, 2, 99, "msg")
+    assert dict(record.fields) == fields  # raw values kept, by name
+    override = RecordBuilder(roles, service="given").build(dict(fields), "m", source="s", line_no=1)
+    assert override.service == "given"
+
+
+def test_record_builder_falls_back_to_single_time_fields() -> None:
+    # a BGL-like custom format: the joined text is no timestamp, the epoch field alone is
+    roles = Roles(("Timestamp", "Date"))
+    record = RecordBuilder(roles).build({"Timestamp": "1117838570", "Date": "2005.06.03"}, "x", source="s", line_no=1)
+    assert record.timestamp == datetime(2005, 6, 3, 22, 42, 50)
+
+
+def test_record_builder_needs_roles_or_json_keys() -> None:
+    with pytest.raises(ValueError):
+        RecordBuilder(None)
