@@ -204,3 +204,8 @@ def test_memory_stays_bounded_on_a_large_stream() -> None:
     assert count == n_lines and isinstance(last, LogRecord)
     assert last.end_offset > 4_000_000
     assert peak < 1_000_000, peak  # a few buffers and records, not the stream
+
+
+def test_text_streams_are_a_programming_error() -> None:
+    with pytest.raises(TypeError, match="binary stream"):
+        open_stream(io.StringIO("a\n"), "plain")  # type: ignore[arg-type]

@@ -99,7 +99,7 @@ class LogFormat:
     format: str  # the format string as given
     fields: tuple[str, ...]  # field names in order of appearance, Content included
     regex: re.Pattern[str]
-    specificity: int  # sum of field weights + literal characters; ranks formats in detection
+    specificity: int  # field weights + literal characters (optional parts count half); ranks formats in detection
 
     @classmethod
     def compile(cls, fmt: str, field_types: Mapping[str, FieldType] | None = None) -> LogFormat:

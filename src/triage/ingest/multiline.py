@@ -19,6 +19,7 @@ at ``(item.end_offset, item.line_no + item.n_lines)`` yields exactly the items a
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable, Iterator
 
 from triage.ingest.presets import CompiledFormat
@@ -46,6 +47,8 @@ _CONTINUATION = re.compile(
     """,
     re.VERBOSE,
 )
+# the characters a continuation line can start with (a cheap test before the regex)
+_CONTINUATION_START = frozenset(" \t\v\f.$_" + string.ascii_letters)
 # characters that do not occur in text: C0 controls except tab / ESC (colour codes) and DEL, and U+FFFD
 _NON_TEXT = re.compile(r"[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f\ufffd]")
 BINARY_FRACTION = 0.3  # a line whose non-text share reaches this is binary garbage
@@ -106,7 +109,7 @@ def assemble(
                 content = "\n".join([content, *tail])
         assert fields is not None
         del fields["Content"]  # LogRecord.fields holds the header fields; the message is its content
-        return build(fields, content, source=source, line_no=first, n_lines=n, end_offset=end)
+        return build(fields, content, source, first, n, end)
 
     for raw in lines:
         line_no += 1
@@ -119,7 +122,7 @@ def assemble(
                 fields = None
             yield QuarantinedLine(source, line_no, raw, REASON_BINARY, offset)
             continue
-        if fields is not None and (not text or cont_match(text) is not None):
+        if fields is not None and (not text or (text[0] in _CONTINUATION_START and cont_match(text) is not None)):
             parts.append(text)
             n += 1
             end = offset

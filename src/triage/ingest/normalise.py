@@ -247,6 +247,9 @@ class Roles:
         return cls(timestamp=ts, **found)
 
 
+_MISSING = object()
+
+
 def _nil(value: str | None) -> str | None:
     """Empty and ``-`` (syslog's NILVALUE, Loghub's "no label") mean "not given"."""
     return value if value and value != "-" else None
@@ -255,7 +258,7 @@ def _nil(value: str | None) -> str | None:
 class RecordBuilder:
     """Turns matched header fields into LogRecords for one stream (owns that stream's timestamp memo).
 
-    ``build(fields, content, *, source, line_no, n_lines=1, end_offset=0) -> LogRecord`` takes the header
+    ``build(fields, content, source, line_no, n_lines=1, end_offset=0) -> LogRecord`` takes the header
     fields without Content. It is a closure made once per stream: this is the per-line hot path.
     """
 
@@ -276,11 +279,12 @@ class RecordBuilder:
         levels: dict[str | None, str | None] = {}  # raw level text -> normalised (few distinct values)
 
         def level_of(raw: str | None) -> str | None:
-            try:
-                return levels[raw]
-            except KeyError:
-                level = levels[raw] = normalise_level(raw) if len(levels) < 1024 else None
-                return level
+            level = levels.get(raw, _MISSING)
+            if level is _MISSING:
+                level = normalise_level(raw)
+                if len(levels) < 1024:
+                    levels[raw] = level
+            return level  # type: ignore[return-value]
 
         if json_keys is not None:
             lookup = JsonFormat.lookup
@@ -292,46 +296,80 @@ class RecordBuilder:
             def parts(fields: Mapping[str, str]) -> tuple[str | None, str | None, str | None, str | None]:
                 return (level_of(lookup(fields, k.level)), _nil(lookup(fields, k.component)),
                         _nil(lookup(fields, k.host)), service or _nil(lookup(fields, k.service)))
+
+            def build(
+                fields: dict[str, str], content: str, source: str, line_no: int, n_lines: int = 1,
+                end_offset: int = 0,
+            ) -> LogRecord:
+                level, component, host, svc = parts(fields)
+                return LogRecord(source, line_no, content, timestamp(fields), level, component, host, svc, fields,
+                                 n_lines, end_offset)
         else:
-            r = roles
-            assert r is not None
-            names = r.timestamp
-            first = names[0] if len(names) == 1 else None
-
-            def timestamp(fields: Mapping[str, str]) -> datetime | None:
-                if first is not None:
-                    return parse_ts(fields.get(first, ""))
-                if not names:
-                    return None
-                dt = parse_ts(" ".join([v for n in names if (v := fields.get(n))]))
-                if dt is None:  # e.g. an epoch field beside a date field
-                    for name in names:
-                        dt = parse_ts(fields.get(name, ""))
-                        if dt is not None:
-                            break
-                return dt
-
-            level_f, pri_f, comp_f, host_f, svc_f = r.level, r.priority, r.component, r.host, r.service
-            default_component = r.default_component
-
-            def parts(fields: Mapping[str, str]) -> tuple[str | None, str | None, str | None, str | None]:
-                level = level_of(fields.get(level_f)) if level_f else None
-                if level is None and pri_f:
-                    level = level_from_priority(fields.get(pri_f))
-                return (
-                    level,
-                    (_nil(fields.get(comp_f)) if comp_f else None) or default_component,
-                    _nil(fields.get(host_f)) if host_f else None,
-                    service or (_nil(fields.get(svc_f)) if svc_f else None),
-                )
-
-        def build(
-            fields: dict[str, str], content: str, *, source: str, line_no: int, n_lines: int = 1,
-            end_offset: int = 0,
-        ) -> LogRecord:
-            level, component, host, svc = parts(fields)
-            return LogRecord(source, line_no, content, timestamp(fields), level, component, host, svc, fields,
-                             n_lines, end_offset)
+            timestamp = _header_timestamp(roles.timestamp, parse_ts)  # type: ignore[union-attr]
+            build = _header_build(roles, timestamp, level_of, levels, service)  # type: ignore[arg-type]
 
         self.timestamp = timestamp
         self.build = build
+
+
+def _header_timestamp(names: tuple[str, ...], parse_ts: Callable[[str], datetime | None]) -> Callable[..., datetime | None]:
+    """The timestamp reader for header formats, specialised on how many fields make the stamp."""
+    if not names:
+        return lambda fields: None
+    if len(names) == 1:
+        (only,) = names
+
+        def one(fields: Mapping[str, str]) -> datetime | None:
+            return parse_ts(fields.get(only, ""))
+
+        return one
+
+    def several(fields: Mapping[str, str]) -> datetime | None:
+        dt = parse_ts(" ".join([v for n in names if (v := fields.get(n))]))
+        if dt is None:  # e.g. an epoch field beside a date field
+            for name in names:
+                dt = parse_ts(fields.get(name, ""))
+                if dt is not None:
+                    break
+        return dt
+
+    return several
+
+
+def _header_build(
+    roles: Roles,
+    timestamp: Callable[[Mapping[str, str]], datetime | None],
+    level_of: Callable[[str | None], str | None],
+    levels: dict[str | None, str | None],
+    service: str | None,
+) -> Callable[..., LogRecord]:
+    level_f, pri_f, comp_f, host_f, svc_f = roles.level, roles.priority, roles.component, roles.host, roles.service
+    default_component = roles.default_component
+
+    def build(
+        fields: dict[str, str], content: str, source: str, line_no: int, n_lines: int = 1, end_offset: int = 0
+    ) -> LogRecord:
+        get = fields.get
+        level = None
+        if level_f:
+            raw = get(level_f)
+            level = levels.get(raw, _MISSING)
+            if level is _MISSING:
+                level = level_of(raw)
+        if level is None and pri_f:
+            level = level_from_priority(get(pri_f))
+        component = get(comp_f) if comp_f else None
+        if not component or component == "-":
+            component = default_component
+        host = get(host_f) if host_f else None
+        if host == "-" or host == "":
+            host = None
+        svc = service
+        if not svc and svc_f:
+            svc = get(svc_f)
+            if svc == "-" or svc == "":
+                svc = None
+        return LogRecord(source, line_no, content, timestamp(fields), level, component, host, svc, fields,
+                         n_lines, end_offset)
+
+    return build

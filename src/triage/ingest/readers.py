@@ -8,7 +8,8 @@ Use::
             ...
 
 Streaming: lines are read one at a time through a 1 MiB buffer, so memory does not grow with the file
-(one record -- a header plus its continuation lines -- is held at a time).
+(one record -- a header plus its continuation lines -- is held at a time; a single physical line is held
+whole, however long it is).
 
 Resume: every item has ``end_offset`` (the byte offset just after it) and covers ``n_lines`` physical
 lines from ``line_no``. ``open_log(path, spec, start_offset=item.end_offset,
@@ -128,6 +129,8 @@ def open_stream(
 ) -> LogReader:
     """Read a binary stream (e.g. ``sys.stdin.buffer``). ``fmt=None`` detects the format from the first
     lines (buffered, then replayed). ``default_year`` (for year-less stamps) defaults to this year."""
+    if isinstance(stream, io.TextIOBase):
+        raise TypeError("open_stream needs a binary stream (e.g. sys.stdin.buffer), not a text stream")
     spec = None if fmt is None else format_spec(fmt)
     _seek(stream, source, start_offset)
     lines: Iterator[bytes] = iter(stream)
