@@ -1,0 +1,1 @@
+"""Alerting: rules over diagnoses → alerts, routing, escalation, acknowledgement, notifier adapters."""

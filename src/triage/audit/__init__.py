@@ -1,0 +1,1 @@
+"""The audit trail: append-only, hash-chained AuditEvents about subjects referenced by kind and id."""

@@ -1,0 +1,1 @@
+"""Change management: change requests, approvals, impact analysis, the emergency fast track."""
