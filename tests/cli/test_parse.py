@@ -70,6 +70,27 @@ def test_parse_counts_quarantined_lines_and_redacts(
     assert "<EMAIL>" in text and "<CARD>" in text
 
 
+def test_parse_redacts_header_fields_of_json_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from triage.cli import main
+
+    log = tmp_path / "app.jsonl"
+    log.write_text(
+        '{"ts": "2024-01-02T03:04:05Z", "level": "INFO", "msg": "chart opened", "patient_email": "ann@example.org"}\n'
+        '{"ts": "2024-01-02T03:04:06Z", "level": "INFO", "msg": "chart opened", "patient_email": "bob@example.org"}\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--home", str(tmp_path / "home"), "parse", str(log), "--format", "json", "--out", str(out)])
+    assert exit_info.value.code == 0
+    text = out.read_text(encoding="utf-8")
+    assert "example.org" not in text
+    assert text.count("<EMAIL>") == 2
+    assert capsys.readouterr().err == ""
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

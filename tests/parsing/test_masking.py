@@ -81,3 +81,14 @@ def test_stack_frames_are_not_mined_but_exception_lines_are() -> None:
     content = "Request failed\njava.lang.IllegalStateException: boom\n\tat a.b.C.d(C.java:10)\n\t... 3 more\nCaused by: x"
     assert mining_text(content) == "Request failed java.lang.IllegalStateException: boom Caused by: x"
     assert mining_text("one line") == "one line"
+
+
+def test_lists_of_ids_are_one_variable_but_lists_of_numbers_are_not(masker: Masker) -> None:
+    ids = masker.mask("ask 10.0.0.1:50010 to delete blk_1 blk_-2 blk_3 now")
+    assert ids.tokens == ("ask", "<IP>:<NUM>", "to", "delete", "<BLK>", "now")
+    assert ids.words[4] == "blk_1 blk_-2 blk_3"
+    assert ids.values[4] == ("blk_1", "blk_-2", "blk_3")
+    commas = masker.mask("peers 10.0.0.1, 10.0.0.2, 10.0.0.3 joined")
+    assert commas.tokens == ("peers", "<IP>", "joined")
+    numbers = masker.mask("Fan speeds ( 3552 3534 3375 )")
+    assert numbers.tokens == ("Fan", "speeds", "(", "<NUM>", "<NUM>", "<NUM>", ")")

@@ -75,20 +75,54 @@ def test_versions_record_generalisation() -> None:
     parser = TemplateParser()
     t0 = datetime(2024, 1, 1, 10, 0, 0)
     t1 = datetime(2024, 1, 1, 11, 0, 0)
-    first = parser.parse(LogRecord("s", 1, "job alpha finished cleanly in stage one", timestamp=t0))
-    second = parser.parse(LogRecord("s", 2, "job beta finished cleanly in stage one", timestamp=t1))
+    first = parser.parse(LogRecord("s", 1, "the job 1-a finished cleanly in stage one", timestamp=t0))
+    second = parser.parse(LogRecord("s", 2, "the job 2-b finished cleanly in stage one", timestamp=t1))
     assert first.template_id == second.template_id
-    assert first.template == "job alpha finished cleanly in stage one"
-    assert second.template == "job <*> finished cleanly in stage one"
+    assert first.template == "the job <*>-a finished cleanly in stage one"
+    assert second.template == "the job <*> finished cleanly in stage one"
     versions = parser.template_versions(first.template_id)
     assert [(v.version, v.text, v.first_seen) for v in versions] == [
-        (1, "job alpha finished cleanly in stage one", t0),
-        (2, "job <*> finished cleanly in stage one", t1),
+        (1, "the job <*>-a finished cleanly in stage one", t0),
+        (2, "the job <*> finished cleanly in stage one", t1),
     ]
     (template,) = parser.templates()
     assert (template.version, template.count, template.first_seen, template.last_seen) == (2, 2, t0, t1)
     # the id keeps naming the template after it changed
-    assert parser.template_text(first.template_id) == "job <*> finished cleanly in stage one"
+    assert parser.template_text(first.template_id) == "the job <*> finished cleanly in stage one"
+
+
+def test_a_few_plain_words_split_templates_until_the_slot_proves_variable() -> None:
+    parser = TemplateParser(ParserConfig(enum_max_values=2))
+    bytes_ = parser.parse(LogRecord("s", 1, "Block 7 stored as bytes in memory"))
+    values = parser.parse(LogRecord("s", 2, "Block 8 stored as values in memory"))
+    again = parser.parse(LogRecord("s", 3, "Block 9 stored as bytes in memory"))
+    assert values.template_id != bytes_.template_id == again.template_id
+    assert (again.template, values.template) == (
+        "Block <*> stored as bytes in memory",
+        "Block <*> stored as values in memory",
+    )
+
+    third = parser.parse(LogRecord("s", 4, "Block 10 stored as blobs in memory"))  # a third word: a variable
+    assert third.template_id == bytes_.template_id  # the oldest template survives
+    assert third.template == "Block <*> stored as <*> in memory"
+    assert parser.template_text(values.template_id) == third.template
+    merged = {t.template_id: t for t in parser.templates()}
+    assert merged[values.template_id].merged_into == bytes_.template_id
+    assert merged[bytes_.template_id].merged_into is None
+    assert merged[bytes_.template_id].count == 3 and merged[values.template_id].count == 1
+    # a cached message of the merged template now reports the survivor
+    assert (
+        parser.parse(LogRecord("s", 5, "Block 8 stored as values in memory")).template_id
+        == bytes_.template_id
+    )
+
+
+def test_numbers_and_ids_never_split_templates() -> None:
+    parser = TemplateParser()
+    a = parser.parse(LogRecord("s", 1, "session for user alice logged in on tty1"))
+    b = parser.parse(LogRecord("s", 2, "session for user bob-2 logged in on tty1"))
+    assert a.template_id == b.template_id
+    assert parser.template_text(a.template_id) == "session for user <*> logged in on tty1"
 
 
 def test_cache_does_not_change_results() -> None:
@@ -100,12 +134,12 @@ def test_cache_does_not_change_results() -> None:
 
 def test_params_follow_the_current_template_for_cached_messages() -> None:
     parser = TemplateParser()
-    first = parser.parse(LogRecord("s", 1, "disk sda failed on rack one"))
+    first = parser.parse(LogRecord("s", 1, "the disk sd-a failed on rack one"))
     assert first.params == ()
-    parser.parse(LogRecord("s", 2, "disk sdb failed on rack one"))
-    again = parser.parse(LogRecord("s", 3, "disk sda failed on rack one"))  # served from the cache
-    assert again.template == "disk <*> failed on rack one"
-    assert again.params == ("sda",)
+    parser.parse(LogRecord("s", 2, "the disk sd-b failed on rack one"))
+    again = parser.parse(LogRecord("s", 3, "the disk sd-a failed on rack one"))  # served from the cache
+    assert again.template == "the disk <*> failed on rack one"
+    assert again.params == ("sd-a",)
 
 
 def test_params_are_the_variable_values_in_order() -> None:
@@ -144,3 +178,40 @@ def test_record_fields_are_carried_over() -> None:
 def test_unknown_template_id_is_not_found() -> None:
     with pytest.raises(NotFound):
         TemplateParser().template_text("Tnope")
+
+
+def test_fast_event_constructor_equals_the_dataclass() -> None:
+    from triage.parsing.parser import _new_event
+    from triage.parsing.schemas import ParsedEvent
+
+    values = ("s", 3, "T1", "a <*>", ("x",), "a x", datetime(2024, 1, 1), "INFO", "c", "h", "svc", 2)
+    fast = _new_event(*values)
+    assert fast == ParsedEvent(*values)
+    assert type(fast) is ParsedEvent
+    with pytest.raises(AttributeError):
+        fast.level = "ERROR"  # type: ignore[misc]  # still frozen
+
+
+def test_user_rules_file_extends_redaction_and_masking(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "redaction:\n"
+        "  - name: member_id\n"
+        "    pattern: '\\bMBR[0-9]{6}\\b'\n"
+        "    replacement: '<MEMBER>'\n"
+        "masking:\n"
+        "  - name: ticket\n"
+        "    pattern: '\\bTCK-[A-Z]+\\b'\n"
+        "    replacement: '<TICKET>'\n",
+        encoding="utf-8",
+    )
+    parser = TemplateParser(ParserConfig(rules_path=rules))
+    event = parser.parse(LogRecord("s", 1, "eligibility check for MBR123456 under TCK-ABC failed"))
+    assert event.content == "eligibility check for <MEMBER> under TCK-ABC failed"
+    assert event.template == "eligibility check for <*> under <*> failed"
+    assert event.params == ("<MEMBER>", "TCK-ABC")
+    # the rules travel with the state, so a reloaded parser masks the same way
+    parser.save_state(tmp_path / "state.json")
+    again = TemplateParser.load_state(tmp_path / "state.json")
+    assert again.rules.fingerprint() == parser.rules.fingerprint()
+    assert again.redact("MBR654321") == "<MEMBER>"

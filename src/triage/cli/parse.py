@@ -1,8 +1,9 @@
 """`triage parse FILE --out OUT.csv`: Loghub-structured CSV through the same redaction, masking and mining as ingest.
 
 Nothing is stored: a fresh parser (built from the same Settings and rules ingest uses) reads the file and
-the CSV gets ``LineId`` (1, 2, ... over records), the header fields, ``Content`` (redacted), ``EventId``
-(the stable template id) and ``EventTemplate`` (the template's final text, ``<*>`` for variables).
+the CSV gets ``LineId`` (1, 2, ... over records), the header fields and ``Content`` (both redacted), ``EventId``
+(the stable id of the line's template at the end of the file, i.e. after any merge) and ``EventTemplate``
+(that template's final text, ``<*>`` for variables).
 Lines that are not records (quarantined) are counted, not written.
 """
 
@@ -75,7 +76,9 @@ def parse_command(
                             for name in record.fields:
                                 if name not in field_names:
                                     field_names.append(name)
-                        row = [event.template_id, dict(record.fields), event.content]
+                        # header fields pass the same redaction as the message (JSON lines carry any key)
+                        fields = {name: parser.redact(value) for name, value in record.fields.items()}
+                        row = [event.template_id, fields, event.content]
                         handle.write(json.dumps(row, ensure_ascii=False) + "\n")
                     batch.clear()
 
@@ -101,7 +104,7 @@ def parse_command(
         "lines": lines,
         "records": records,
         "quarantined": quarantined,
-        "templates": len(parser.templates()),
+        "templates": sum(1 for t in parser.templates() if t.merged_into is None),
         "seconds": round(time.perf_counter() - started, 3),
     }
     if as_json:
@@ -119,7 +122,9 @@ def _finish(interim: Path, out: Path, parser: object, field_names: list[str]) ->
     from triage.parsing import TemplateParser
 
     assert isinstance(parser, TemplateParser)
-    texts = {t.template_id: t.text for t in parser.templates()}
+    templates = parser.templates()
+    texts = {t.template_id: t.text for t in templates}
+    final_id = {t.template_id: t.merged_into or t.template_id for t in templates}  # merged -> survivor
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
         with (
@@ -135,7 +140,7 @@ def _finish(interim: Path, out: Path, parser: object, field_names: list[str]) ->
                         line_id,
                         *(fields.get(name, "") for name in field_names),
                         content,
-                        template_id,
+                        final_id[template_id],
                         texts[template_id],
                     ]
                 )

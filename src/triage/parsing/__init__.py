@@ -6,7 +6,8 @@ Public API (names are stable; everything else in the package is internal)::
 
     parser = TemplateParser(ParserConfig.from_settings(settings))   # or TemplateParser() for defaults
     events = parser.parse_batch(records)       # list[ParsedEvent], one per LogRecord, same order
-    parser.templates()                         # list[Template]: id, current text, version, count, first/last seen
+    parser.templates()                         # list[Template]: id, current text, version, count, first/last
+                                               #   seen, merged_into (id of the template it merged into, or None)
     parser.template_text(template_id)          # current text of one template ("<*>" for variables)
     parser.template_versions(template_id=None) # list[TemplateVersion]: each text a template has had
     parser.redact(text)                        # the redaction rules alone (for text stored outside events)
@@ -20,6 +21,11 @@ Public API (names are stable; everything else in the package is internal)::
 * ``ParsedEvent.template`` is the template's text when that record was parsed; templates generalise as
   more messages arrive (each change is a new ``TemplateVersion``), so read ``template_text`` or
   ``templates()`` for the current text.
+* A slot holding one of a few plain words (``stored as bytes`` / ``stored as values``) keeps one template
+  per word; once the slot proves variable those templates merge into the oldest one: the others keep
+  their ids, take its text as a new version and report ``merged_into``. New events use the survivor's id.
+* ``ParserConfig`` holds the one configuration for every source: ``miner`` (Drain ``sim_th`` 0.75, depth
+  5), ``rules_path`` (``Settings.parsing_rules_path``: extra YAML rules), ``cache_size``, ``enum_max_values``.
 * Repeated identical messages are served from an in-memory cache (never persisted) and skip
   redaction, masking and Drain.
 

@@ -63,6 +63,7 @@ class Masker:
         self._line_spans = SpanCache(self._line_rules) if self._line_rules else None
         self._word_spans = SpanCache(self._token_rules)
         self._word_cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._list_items = frozenset(r.replacement for r in self.rules if r.collapse_runs)
 
     def mask(self, text: str) -> MaskedMessage:
         line_masks: list[tuple[str, str]] = []
@@ -86,6 +87,15 @@ class Masker:
                         cache.clear()
                     cache[word] = hit
                 masked, word_values = hit
+            if (
+                tokens
+                and masked.rstrip(",") in self._list_items
+                and tokens[-1].rstrip(",") == masked.rstrip(",")
+            ):  # the next item of a list of ids: one variable, whatever the list's length
+                tokens[-1] = masked
+                words[-1] = f"{words[-1]} {word}"
+                values[-1] = values[-1] + word_values
+                continue
             tokens.append(masked)
             words.append(word)
             values.append(word_values)

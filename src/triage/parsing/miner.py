@@ -91,8 +91,10 @@ class MinerConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    sim_th: float = Field(default=0.5, gt=0.0, le=1.0, description="similarity needed to join a cluster")
-    depth: int = Field(default=4, ge=3, description="prefix-tree depth (root and length levels included)")
+    # Masking already removes most variable words, so a cluster can ask for more agreement than Drain's
+    # usual 0.4-0.5; 0.75 still lets a 4-word message with one unmasked variable join its cluster.
+    sim_th: float = Field(default=0.75, gt=0.0, le=1.0, description="similarity needed to join a cluster")
+    depth: int = Field(default=5, ge=3, description="prefix-tree depth (root and length levels included)")
     max_children: int = Field(default=100, ge=2, description="children per tree node before <*> takes over")
     max_clusters: int | None = Field(default=None, ge=1, description="LRU cap on clusters; None = unbounded")
 

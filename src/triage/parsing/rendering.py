@@ -29,7 +29,7 @@ _PATH_LIKE = re.compile(r"^(?:/[^/]+)+$")
 _DIGITS = re.compile(r"^\d+$")
 _GLUED = re.compile(r"^[^\s/]*<\*>[^\s/]*$")
 # Booleans, null and the superuser name are values, never event words (Khan et al.'s BL/US rules).
-_VALUE_WORDS = frozenset({"true", "false", "null", "root"})
+VALUE_WORDS = frozenset({"true", "false", "null", "root"})
 _DOT_JOINED = re.compile(r"<\*>\.<\*>")
 _ADJACENT = re.compile(r"(?:<\*>){2,}")
 
@@ -61,7 +61,7 @@ def normalise(template: str) -> str:
             continue
         if (
             _DIGITS.match(part)
-            or part.lower() in _VALUE_WORDS
+            or part.lower() in VALUE_WORDS
             or ("<*>" in part and part != "<*>/<*>" and _GLUED.match(part))
         ):
             parts[i] = WILDCARD

@@ -40,6 +40,8 @@ class Rule(BaseModel):
     group: int | None = Field(default=None, ge=1)  # redact only this capture group
     check: Literal["luhn"] | None = None  # a validator every match must also pass
     render: str = "<*>"  # masking only: how the mask is written in template text (e.g. "<*>:<*>:<*>")
+    # masking only: a run of words that are all this placeholder (a list of ids) is one variable
+    collapse_runs: bool = False
     # Speed hints (never change results when right): the regex runs only if the text contains one of
     # ``requires`` (compared lower-case) and, with ``requires_digit``, a digit.
     requires: tuple[str, ...] = ()

@@ -34,6 +34,7 @@ class Template:
     count: int
     first_seen: datetime | None = None
     last_seen: datetime | None = None
+    merged_into: str | None = None  # set when this template was merged into another (same text since)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,10 @@
-"""Where an ordered list of rules matches in a text, computed once per *shape* of the text.
+r"""Where an ordered list of rules matches in a text, computed once per *shape* of the text.
 
 Rules apply one after another, each to the text as the earlier ones left it: a match becomes an opaque
 two-character mask that later patterns cannot see into (they may swallow it whole, which nests the earlier
-match inside the later one). The result is the list of outermost matched spans, in the original text's
+match inside the later one). Mask characters are letters (Yi syllables, which logs do not contain), so to
+later rules a mask looks like a word: ``\w`` and ``\b`` treat it as one, ASCII classes such as
+``[A-Za-z0-9]`` do not match it. A text that already contains the mark character gets no spans. The result is the list of outermost matched spans, in the original text's
 coordinates, with the rule that made each.
 
 The shape of a text is the text with every digit 1-9 written as ``1``. Rule patterns here never depend
@@ -18,12 +20,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-_MARK = "\ue000"
-#: Mask characters callers may already have put in a text (e.g. line-level masks); never cut in two.
-_MARKS = frozenset("\ue000\ue001")
-_INDEX_BASE = 0xE100
-MAX_SPANS = 0xF8FF - _INDEX_BASE  # private-use room; matches beyond this many stay unmasked
-_MARK_RE = re.compile("\ue000(.)", re.S)
+_MARK = "\ua000"
+_INDEX_BASE = 0xA001
+MAX_SPANS = 0xA48C - _INDEX_BASE  # the Yi syllables; matches beyond this many stay unmasked
+#: Mask characters: ours, and the line-level masks masking.py puts in a text first; never cut in two.
+_MARKS = frozenset((_MARK, "\ue001"))
+_MARK_RE = re.compile("\ua000(.)", re.S)
 _SHAPE_TABLE = bytes.maketrans(b"23456789", b"11111111")
 
 
@@ -59,6 +61,8 @@ _DIGIT = re.compile(r"\d")
 
 def find_spans(text: str, rules: Sequence[CompiledRule]) -> tuple[Span, ...]:
     """Outermost spans of the rules' matches, applying the rules in order (see the module docstring)."""
+    if _MARK in text:
+        return ()
     current = text
     starts = list(range(len(text)))
     ends = list(range(1, len(text) + 1))
