@@ -1,0 +1,198 @@
+"""Ingest throughput: end-to-end `triage ingest` against bare Drain3 on the same lines, in the same run.
+
+    .venv/bin/python benchmarks/ingest_throughput.py                               # >= 320k lines
+    .venv/bin/python benchmarks/ingest_throughput.py --no-compare --memory 1000000,10000000
+
+The corpus is built in a temporary folder from the Loghub 2k samples (``../shared/data/loghub2k`` beside
+the checkout, or ``--data DIR``): each of the 8 systems' 2,000 lines repeated until the corpus has at
+least ``--lines`` lines, one file per system. Then, on those same lines:
+
+* **bare Drain3**: one ``drain3.TemplateMiner`` (default config, no persistence) fed every line with
+  ``add_log_message``; the lines are already decoded in memory and only that loop is timed. A second row
+  feeds it only the message part (Loghub's ``Content`` column), what Drain is usually given after a
+  header regex has been applied (the regex itself not timed).
+* **triage ingest**: ``python -m triage.cli --home <fresh> ingest <corpus dir> --json`` in a subprocess,
+  timed from process start to exit: interpreter start, imports, format detection, reading, multi-line
+  joining, redaction, masking, mining, Arrow batches, DuckDB commits with their parser state.
+
+Both wall-clock and CPU seconds are printed (CPU: ``time.process_time`` of the loop; user+sys of the
+ingest process from ``os.wait4``), because the machine may be shared: CPU time is less sensitive to other
+load, wall time is what a user waits.
+
+``--memory N,M,...`` ingests one file of each line count (blocks of 2,000 lines of each system in turn,
+so templates stop growing early) and prints the peak RSS of each ingest process: it should not grow with
+the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SYSTEMS = ("HDFS", "Hadoop", "Spark", "Zookeeper", "BGL", "HPC", "Linux", "OpenSSH")
+
+
+@dataclass(frozen=True)
+class Timing:
+    wall: float
+    cpu: float
+
+
+def sample_lines(data: Path, system: str) -> list[bytes]:
+    """The raw physical lines (bytes, newline included) of one Loghub 2k sample."""
+    lines = (data / "loghub2k" / system / f"{system}_2k.log").read_bytes().splitlines(keepends=True)
+    if not lines[-1].endswith(b"\n"):
+        lines[-1] += b"\r\n"  # the sample's last line has no newline; repeats must not glue two lines
+    return lines
+
+
+def sample_contents(data: Path, system: str) -> list[str]:
+    with open(
+        data / "loghub2k" / system / f"{system}_2k.log_structured.csv", encoding="utf-8", newline=""
+    ) as f:
+        return [row["Content"] for row in csv.DictReader(f)]
+
+
+def build_corpus(data: Path, folder: Path, min_lines: int) -> tuple[list[Path], int]:
+    repeats = -(-min_lines // (2000 * len(SYSTEMS)))
+    files = []
+    for system in SYSTEMS:
+        lines = sample_lines(data, system)
+        path = folder / f"{system}.log"
+        with open(path, "wb") as out:
+            for _ in range(repeats):
+                out.writelines(lines)
+        files.append(path)
+    return files, repeats * 2000 * len(SYSTEMS)
+
+
+def mixed_file(data: Path, path: Path, n_lines: int) -> None:
+    """One file of ``n_lines``: blocks of 2,000 lines of each system in turn."""
+    blocks = [sample_lines(data, s) for s in SYSTEMS]
+    written, k = 0, 0
+    with open(path, "wb") as out:
+        while written < n_lines:
+            block = blocks[k % len(blocks)][: n_lines - written]
+            out.writelines(block)
+            written += len(block)
+            k += 1
+
+
+def bare_drain(lines: list[str]) -> Timing:
+    from drain3 import TemplateMiner
+    from drain3.template_miner_config import TemplateMinerConfig
+
+    logging.disable(logging.WARNING)
+    add = TemplateMiner(config=TemplateMinerConfig()).add_log_message
+    wall, cpu = time.perf_counter(), time.process_time()
+    for line in lines:
+        add(line)
+    return Timing(time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def run_ingest(home: Path, target: Path) -> tuple[dict, Timing, int]:
+    """(the --json report, timing, peak RSS in MiB) of one `triage ingest` process (os.wait4 on its pid)."""
+    cmd = [sys.executable, "-m", "triage.cli", "--home", str(home), "ingest", str(target), "--json"]
+    out_path = home.parent / f"{home.name}.out"
+    started = time.perf_counter()
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    text = out_path.read_text(errors="replace").strip()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"triage ingest failed: {text[-500:]}")
+    return (
+        json.loads(text.splitlines()[-1]),
+        Timing(wall, usage.ru_utime + usage.ru_stime),
+        usage.ru_maxrss // 1024,
+    )
+
+
+def compare(data: Path, tmpdir: Path, min_lines: int) -> None:
+    corpus = tmpdir / "corpus"
+    corpus.mkdir()
+    files, n = build_corpus(data, corpus, min_lines)
+    size_mib = sum(f.stat().st_size for f in files) / 2**20
+    raw = [
+        line.decode("utf-8", "replace").rstrip("\r\n") for f in files for line in f.read_bytes().splitlines()
+    ]
+    assert len(raw) == n, (len(raw), n)
+    repeats = n // (2000 * len(SYSTEMS))
+    contents = [c for s in SYSTEMS for c in sample_contents(data, s) * repeats]
+
+    bare_raw = bare_drain(raw)
+    bare_content = bare_drain(contents)
+    del raw, contents
+    report, ours, rss = run_ingest(tmpdir / "home", corpus)
+    assert report["lines"] == n, report
+    assert report["events"] + report["merged"] + report["quarantined"] == report["lines"], report
+
+    print(f"corpus: {n:,} lines ({size_mib:.0f} MiB): {len(SYSTEMS)} Loghub 2k systems x {repeats} repeats")
+    print(f"triage ingest --json: {json.dumps(report)}  (peak RSS {rss} MiB)")
+    print()
+    print(
+        "| pipeline | wall s | lines/s (wall) | CPU s | lines/s (CPU) | triage / this (wall) | triage / this (CPU) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    rows = (
+        ("bare Drain3 `add_log_message`, whole lines", bare_raw),
+        ("bare Drain3 `add_log_message`, message part only", bare_content),
+        ("**`triage ingest`**, end to end (new process, fresh home)", ours),
+    )
+    for name, t in rows:
+        ratio = "" if t is ours else f"{t.wall / ours.wall:.2f} | {t.cpu / ours.cpu:.2f}"
+        print(
+            f"| {name} | {t.wall:.2f} | {n / t.wall:,.0f} | {t.cpu:.2f} | {n / t.cpu:,.0f} | {ratio or ' | '} |"
+        )
+
+
+def memory(data: Path, tmpdir: Path, counts: list[int]) -> None:
+    print()
+    print("| file lines | file MiB | wall s | lines/s | peak RSS (MiB) | store MiB |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for count in counts:
+        big = tmpdir / f"mixed_{count}.log"
+        mixed_file(data, big, count)
+        home = tmpdir / f"home_{count}"
+        report, t, rss = run_ingest(home, big)
+        assert report["lines"] == count, report
+        store_mib = (home / "data" / "processed" / "triage.duckdb").stat().st_size / 2**20
+        print(f"| {count:,} | {big.stat().st_size / 2**20:,.0f} | {t.wall:.1f} | {count / t.wall:,.0f} | {rss} |"
+              f" {store_mib:,.0f} |", flush=True)  # fmt: skip
+        big.unlink()
+        shutil.rmtree(home)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding loghub2k/")
+    parser.add_argument("--lines", type=int, default=320_000, help="minimum lines in the comparison corpus")
+    parser.add_argument("--memory", default="", help="comma-separated line counts for the peak-RSS runs")
+    parser.add_argument("--no-compare", action="store_true", help="skip the triage-vs-Drain3 comparison")
+    args = parser.parse_args()
+    if not (args.data / "loghub2k").is_dir():
+        raise SystemExit(f"no loghub2k/ under {args.data}; pass --data DIR")
+    with tempfile.TemporaryDirectory(prefix="triage-ingest-bench-") as tmp:
+        if not args.no_compare:
+            compare(args.data, Path(tmp), args.lines)
+        if args.memory:
+            memory(args.data, Path(tmp), [int(x) for x in args.memory.split(",") if x.strip()])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,754 @@
+"""The ingest job: log files -> records (``triage.ingest``) -> parsed events (``triage.parsing``) -> the store.
+
+Exactly once, whatever happens to the process:
+
+* A *source* is a file's content, not its path: its id is the sha256 of its head, so the same file under
+  another path is the same source. ``ingest_sources`` keeps how many bytes (and lines) of it are
+  committed and a hash of the bytes just before that offset. A file that grew is read from there on; a
+  file whose committed part changed is a new source.
+* Lines are read, parsed and written in batches. One transaction per batch holds the batch's events,
+  quarantined lines, template updates, the source's new offset and the parser state that produced those
+  events (:meth:`FeatureStore.commit_batch`). A kill at any moment leaves the store at the end of some
+  batch together with the matching parser state, so running the same command again resumes there: no
+  line lost, none twice, template ids as if the run had not stopped.
+* One ingest at a time per home (an exclusive lock file). Batches are sized so that a commit holds the
+  store's write lock for well under half a second; readers (scorer, CLI, notebooks) wait at most that.
+
+Counting: ``lines`` is every physical line read, and each line lands in exactly one place, so
+``events + merged + quarantined == lines`` (``merged``: continuation lines joined into the record above).
+
+Standard input (``-``) is first copied to a file under ``data/interim`` (bounded memory), then read like
+any file: piping the same bytes twice adds nothing, and an interrupted pipe resumes when piped again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import queue
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from operator import attrgetter
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from triage.errors import Conflict, IntegrityError, InvalidInput, NotFound
+from triage.features.store import FeatureStore, IngestBatch, RunCounts, SourceState
+from triage.settings import Settings
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from triage.ingest.presets import FormatSpec
+    from triage.ingest.schemas import LogRecord, QuarantinedLine
+    from triage.parsing import ParsedEvent, TemplateParser
+
+#: Bytes of a file's head hashed into its source id.
+HEAD_BYTES = 4096
+#: Bytes just before the committed offset whose hash proves that the committed part is unchanged.
+CHECK_BYTES = 4096
+#: A batch closes at ``Settings.ingest_batch_lines`` physical lines or after BATCH_SECONDS of reading.
+BATCH_SECONDS = 2.0
+#: A commit slower than this shrinks later batches (not below MIN_BATCH_LINES): a writer never holds the
+#: store's lock for long, so the scorer and notebooks are not kept waiting.
+MAX_COMMIT_SECONDS = 0.5
+MIN_BATCH_LINES = 5_000
+#: How long a second ingest into the same home waits for the first before giving up.
+INGEST_LOCK_TIMEOUT = 10.0
+#: Names a directory walk picks up (files named on the command line are always read).
+LOG_SUFFIXES = (".log", ".txt", ".out", ".err", ".jsonl", ".ndjson", ".json", ".syslog")
+STDIN_LABEL = "stdin"
+
+#: ``progress(files, total_bytes)`` returns a callback that is given the bytes done since its last call.
+Progress = Callable[[int, int], Callable[[int], None]]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestInput:
+    """One file to read: ``path`` on disk, and ``label``, what events record as their source."""
+
+    path: Path
+    label: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """What one ingest did."""
+
+    run_id: str
+    lines: int
+    events: int
+    merged: int
+    quarantined: int
+    templates: int  # distinct templates among this run's events
+    new_templates: int  # templates this run created
+    seconds: float
+    sources: int  # files with new lines
+    unchanged: int  # files with nothing new (already ingested, or empty)
+
+    def as_json(self) -> dict[str, Any]:
+        """The documented ``--json`` line."""
+        return {
+            "lines": self.lines,
+            "events": self.events,
+            "merged": self.merged,
+            "quarantined": self.quarantined,
+            "templates": self.templates,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+
+def resolve_inputs(paths: Sequence[str | Path], *, stdin_file: Path | None = None) -> list[IngestInput]:
+    """The files to read, in order. Directories are walked (sorted; hidden entries skipped; log-like
+    names only); ``-`` is standard input, already copied to ``stdin_file``. A missing path, an unreadable
+    file or a directory without logs raises NotFound / InvalidInput before anything is read."""
+    if not paths:
+        raise InvalidInput("give at least one file, directory or - (standard input)")
+    if sum(1 for p in paths if str(p) == "-") > 1:
+        raise InvalidInput("- (standard input) may be given only once")
+    found: list[IngestInput] = []
+    seen: set[Path] = set()
+    for given in paths:
+        text = str(given)
+        if text == "-":
+            if stdin_file is not None:
+                found.append(IngestInput(stdin_file, STDIN_LABEL, stdin_file.stat().st_size))
+            continue
+        path = Path(text)
+        if not path.exists():
+            raise NotFound(f"no such file or directory: {text}")
+        files = _walk(path) if path.is_dir() else [path]
+        if path.is_dir() and not files:
+            raise InvalidInput(
+                f"no log files under {text} (looked for *{', *'.join(LOG_SUFFIXES)} and names without a dot)"
+            )
+        for file in files:
+            if not file.is_file():
+                raise InvalidInput(f"not a regular file: {file}")
+            if not os.access(file, os.R_OK):
+                raise InvalidInput(f"cannot read {file}: permission denied")
+            key = file.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(IngestInput(file, str(file), file.stat().st_size))
+    return found
+
+
+def _walk(folder: Path) -> list[Path]:
+    out = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        out.extend(
+            Path(root) / name for name in sorted(files) if not name.startswith(".") and _looks_like_log(name)
+        )
+    return out
+
+
+#: Names without a dot are read (syslog, messages, ...) except these usual project files.
+NOT_LOGS = frozenset({"license", "licence", "readme", "copying", "notice", "authors", "citation", "changelog",
+                      "makefile", "dockerfile", "manifest", "version"})  # fmt: skip
+
+
+def _looks_like_log(name: str) -> bool:
+    lowered = name.lower()
+    if lowered.endswith(LOG_SUFFIXES) or ".log." in lowered:
+        return True
+    return "." not in name and lowered not in NOT_LOGS
+
+
+def default_service(label: str) -> str | None:
+    """The service of a file's events when neither the log nor ``--service`` names one: the file's name
+    up to its first dot (``payments.log.1`` -> ``payments``). None for standard input."""
+    if label == STDIN_LABEL:
+        return None
+    name = Path(label).name
+    return name.split(".", 1)[0] or name
+
+
+@contextmanager
+def copy_stdin(stream: IO[bytes], folder: Path) -> Iterator[Path]:
+    """Copy a byte stream to a file in chunks (memory stays bounded); the file is removed afterwards."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f".stdin-{os.getpid()}-{uuid.uuid4().hex[:8]}.log"
+    try:
+        with open(path, "wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------------------ sources
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_at(handle: IO[bytes], offset: int, size: int) -> bytes:
+    handle.seek(offset)
+    return handle.read(size)
+
+
+def check_sha(handle: IO[bytes], offset: int) -> str:
+    """sha256 of the (up to CHECK_BYTES) bytes just before ``offset``."""
+    start = max(0, offset - CHECK_BYTES)
+    return _sha(_read_at(handle, start, offset - start))
+
+
+def find_source(store: FeatureStore, handle: IO[bytes], size: int) -> SourceState | None:
+    """The known source whose committed bytes this file starts with, if any (longest head first)."""
+
+    def head_sha(n: int) -> str | None:
+        return _sha(_read_at(handle, 0, n)) if n <= size else None
+
+    for candidate in store.sources_with_head(head_sha):
+        committed = candidate.bytes_committed
+        if committed <= size and (committed == 0 or check_sha(handle, committed) == candidate.check_sha):
+            return candidate
+    return None
+
+
+def new_source_id(store: FeatureStore, handle: IO[bytes], head_sha: str) -> str:
+    """The head's sha256 shortened; if that id is taken (same head, other content), one from the whole file."""
+    source_id = head_sha[:32]
+    if store.source(source_id) is None:
+        return source_id
+    digest = hashlib.sha256()
+    handle.seek(0)
+    for chunk in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(chunk)
+    salt = 0
+    while store.source(source_id := _sha(f"{digest.hexdigest()}:{salt}".encode())[:32]) is not None:
+        salt += 1
+    return source_id
+
+
+# ------------------------------------------------------------------------------------------ parser state
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def load_parser(settings: Settings, store: FeatureStore) -> TemplateParser:
+    """The parser whose state produced the committed events (a fresh one when nothing is committed).
+
+    The state is read from the store, where each batch's transaction wrote it; the effective rules are
+    today's (so new rules apply to new messages, and existing templates keep their ids)."""
+    from triage.parsing import ParserConfig, RuleSet, TemplateParser
+
+    config = ParserConfig.from_settings(settings)
+    rules = RuleSet.load(config.rules_path)
+    saved = store.miner_state()
+    if saved is None:
+        return TemplateParser(config, rules=rules)
+    sha, blob = saved
+    if _sha(blob) != sha:
+        raise IntegrityError(f"the parser state in {store.path} fails its sha256 check; restore a snapshot")
+    return TemplateParser.from_state(json.loads(blob), rules=rules)
+
+
+def _state_bytes(parser: TemplateParser) -> bytes:
+    return json.dumps(parser.to_state(), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+# ------------------------------------------------------------------------------------------ the job
+
+
+@contextmanager
+def ingest_lock(settings: Settings, timeout: float | None = None) -> Iterator[None]:
+    """One ingest per home at a time: two would advance the same parser state and offsets."""
+    timeout = INGEST_LOCK_TIMEOUT if timeout is None else timeout
+    path = settings.store_path.with_name(settings.store_path.name + ".ingest-lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Conflict(
+                        f"another ingest into {settings.home} is running; try again when it ends"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def ingest(
+    settings: Settings,
+    paths: Sequence[str | Path],
+    *,
+    format: str | None = None,
+    service: str | None = None,
+    stdin: IO[bytes] | None = None,
+    progress: Progress | None = None,
+    batch_lines: int | None = None,
+) -> IngestReport:
+    """Ingest files, directories and/or standard input (``-``) into the store of ``settings.home``.
+
+    ``format``: a preset name or a Loghub format string; detected per file when None. ``service``: the
+    service of every record (default: what the log says, else the file's name up to its first dot).
+    Bad input (missing file, unreadable file, malformed format) raises before anything is written.
+    """
+    from triage.ingest.presets import resolve_format
+
+    spec = resolve_format(format) if format is not None else None
+    resolve_inputs(paths)  # validates every path before stdin is consumed or the store touched
+    if any(str(p) == "-" for p in paths) and stdin is None:
+        raise InvalidInput("- was given but there is no standard input")
+    with _maybe_copy_stdin(paths, stdin, settings.interim_dir) as stdin_file:
+        inputs = resolve_inputs(paths, stdin_file=stdin_file)
+        store = FeatureStore(settings)
+        store.migrate()
+        with ingest_lock(settings):
+            advance = progress(len(inputs), sum(i.size for i in inputs)) if progress else None
+            lines = batch_lines or settings.ingest_batch_lines
+            run = _IngestRun(settings, store, spec=spec, service=service, batch_lines=lines, advance=advance)
+            return run.run(inputs, [str(p) for p in paths])
+
+
+@contextmanager
+def _maybe_copy_stdin(
+    paths: Sequence[str | Path], stdin: IO[bytes] | None, folder: Path
+) -> Iterator[Path | None]:
+    if stdin is None or not any(str(p) == "-" for p in paths):
+        yield None
+        return
+    with copy_stdin(stdin, folder) as path:
+        yield path
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The items of one batch, and where it ends."""
+
+    records: list[LogRecord]
+    quarantined: list[QuarantinedLine]
+    start_offset: int
+    end_offset: int
+    end_line: int
+    lines: int = 0
+    merged: int = 0
+
+
+class _Committer:
+    """Commits batches on a background thread, in order, while the next batch is read and parsed.
+
+    DuckDB releases the GIL while it writes, so the commit overlaps parsing on a second core. The queue
+    holds one batch, which bounds memory; an error in a commit is raised in the caller at its next call.
+    """
+
+    def __init__(self, store: FeatureStore, on_committed: Callable[[IngestBatch, float], None]) -> None:
+        self._store = store
+        self._on_committed = on_committed
+        self._queue: queue.Queue[IngestBatch | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="triage-ingest-commit", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._queue.get()
+            try:
+                if batch is None:
+                    return
+                if self._error is not None:
+                    continue  # drain: nothing after a failed batch may be committed
+                started = time.perf_counter()
+                self._store.commit_batch(batch, now=_now())
+                self._on_committed(batch, time.perf_counter() - started)
+            except BaseException as exc:
+                self._error = exc
+            finally:
+                self._queue.task_done()
+
+    def submit(self, batch: IngestBatch) -> None:
+        self._raise()
+        self._queue.put(batch)
+
+    def wait(self) -> None:
+        """Wait until every submitted batch is committed (the store then shows all of them)."""
+        if self._thread.is_alive():
+            self._queue.join()
+        self._raise()
+
+    def close(self) -> None:
+        """Wait until every submitted batch is committed; raise the first commit error."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+class _IngestRun:
+    """One run: the parser, the totals, and the loop over files and batches."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: FeatureStore,
+        *,
+        spec: FormatSpec | None,
+        service: str | None,
+        batch_lines: int,
+        advance: Callable[[int], None] | None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.spec = spec
+        self.service = service
+        self.batch_lines = self.max_batch_lines = max(1, batch_lines)
+        self.advance = advance
+        self.run_id = _now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        self.totals = RunCounts()
+        self.template_ids: set[str] = set()
+        self.sources = 0
+        self.unchanged = 0
+        self._parser: TemplateParser | None = None  # loaded when the first file has new lines
+        self._templates_before: set[str] = set()
+        self.committed_versions: dict[str, int] = {}
+        self._clean: dict[str, str] = {}  # header value -> redacted value (few distinct values)
+
+    def run(self, inputs: list[IngestInput], paths: list[str]) -> IngestReport:
+        started = time.perf_counter()
+        self.store.begin_run(
+            self.run_id,
+            paths=paths,
+            format=self.spec.label if self.spec else None,
+            service=self.service,
+            now=_now(),
+        )
+        status, error = "failed", None
+        self.committer = _Committer(self.store, self._committed)
+        try:
+            try:
+                for item in inputs:
+                    self._ingest_file(item)
+            finally:
+                self.committer.close()  # even on error: what was parsed before it is committed
+            status = "completed"
+        except KeyboardInterrupt:
+            status, error = "interrupted", "interrupted"
+            raise
+        except Exception as exc:
+            error = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise
+        finally:
+            self.store.finish_run(
+                self.run_id,
+                status=status,
+                sources=self.sources,
+                templates=len(self.template_ids),
+                seconds=time.perf_counter() - started,
+                now=_now(),
+                error=error,
+            )
+        new_templates = 0
+        if self._parser is not None:  # the committed state, exported for snapshots and other tools
+            self._parser.save_state(self.settings.miner_state_path)
+            new_templates = len({t.template_id for t in self._parser.templates()} - self._templates_before)
+        return IngestReport(
+            self.run_id,
+            self.totals.lines,
+            self.totals.events,
+            self.totals.merged,
+            self.totals.quarantined,
+            len(self.template_ids),
+            new_templates,
+            time.perf_counter() - started,
+            self.sources,
+            self.unchanged,
+        )
+
+    @property
+    def parser(self) -> TemplateParser:
+        """The parser in the state of the last commit (loaded on first use: a run with nothing new skips it)."""
+        if self._parser is None:
+            parser = load_parser(self.settings, self.store)
+            self._templates_before = {t.template_id for t in parser.templates()}
+            for version in parser.template_versions():  # everything in a committed state is committed
+                if version.version > self.committed_versions.get(version.template_id, 0):
+                    self.committed_versions[version.template_id] = version.version
+            self._parser = parser
+        return self._parser
+
+    # --- one file ---
+    def _ingest_file(self, item: IngestInput) -> None:
+        from triage.ingest.presets import FormatSpec
+        from triage.ingest.readers import open_log, sniff_format
+
+        size = item.path.stat().st_size
+        if size == 0:
+            self.unchanged += 1
+            return
+        self.committer.wait()  # the same bytes may have been read under another name just before
+        with open(item.path, "rb") as handle:
+            source = find_source(self.store, handle, size)
+            new = source is None
+            if source is None:
+                head_len = min(size, HEAD_BYTES)
+                head_sha = _sha(_read_at(handle, 0, head_len))
+                spec = self.spec or sniff_format(item.path)
+                source = SourceState(
+                    source_id=new_source_id(self.store, handle, head_sha),
+                    path=item.label,
+                    format=spec.model_dump_json(exclude_none=True),
+                    default_year=datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, UTC).year,
+                    service=self.service,
+                    head_len=head_len,
+                    head_sha=head_sha,
+                    bytes_committed=0,
+                    lines_committed=0,
+                    check_sha=None,
+                )
+            elif self.spec is not None:
+                spec = self.spec
+            elif source.format:
+                spec = FormatSpec.model_validate_json(source.format)
+            else:
+                spec = sniff_format(item.path)
+            start, line = source.bytes_committed, source.lines_committed
+            if self.advance:
+                self.advance(min(start, size))
+            if start >= size:
+                self.unchanged += 1
+                return
+            self.sources += 1
+            with open_log(
+                item.path,
+                spec,
+                source=item.label,
+                service=self.service,
+                default_year=source.default_year,
+                start_offset=start,
+                start_line=line + 1,
+            ) as reader:
+                self._read_batches(reader, source, item.label, spec, handle, new=new)
+
+    def _read_batches(
+        self, items: Iterable[LogRecord | QuarantinedLine], source: SourceState, label: str, spec: FormatSpec,
+        handle: IO[bytes], *, new: bool,
+    ) -> None:  # fmt: skip
+        from triage.ingest.schemas import QuarantinedLine
+
+        format_json = spec.model_dump_json(exclude_none=True)
+        fallback_service = default_service(label)
+        offset, line = source.bytes_committed, source.lines_committed
+        records: list[LogRecord] = []
+        quarantined: list[QuarantinedLine] = []
+        start_offset, lines, merged = offset, 0, 0
+        deadline = time.monotonic() + BATCH_SECONDS
+        for items_seen, item in enumerate(items, 1):
+            if item.line_no != line + 1:  # the reader's contract; checked because a gap would lose lines
+                raise IntegrityError(f"{label}: the reader went from line {line} to {item.line_no}; stopping")
+            n = item.n_lines
+            if type(item) is QuarantinedLine:
+                quarantined.append(item)
+            else:
+                records.append(item)
+                merged += n - 1
+            lines += n
+            line += n
+            offset = item.end_offset
+            if lines >= self.batch_lines or (not items_seen & 1023 and time.monotonic() >= deadline):
+                batch = _Batch(records, quarantined, start_offset, offset, line, lines, merged)
+                self._commit(batch, source, label, format_json, fallback_service, handle, new=new)
+                records, quarantined, new = [], [], False
+                start_offset, lines, merged = offset, 0, 0
+                deadline = time.monotonic() + BATCH_SECONDS
+        if lines:
+            batch = _Batch(records, quarantined, start_offset, offset, line, lines, merged)
+            self._commit(batch, source, label, format_json, fallback_service, handle, new=new)
+
+    # --- one batch ---
+    def _commit(
+        self, batch: _Batch, source: SourceState, label: str, format_json: str, fallback_service: str | None,
+        handle: IO[bytes], *, new: bool,
+    ) -> None:  # fmt: skip
+        parsed = self.parser.parse_batch(batch.records)
+        now = _now()
+        events = self._events_table(parsed, source.source_id, label, fallback_service, now)
+        templates, versions = self._template_tables(parsed, now)
+        quarantine = self._quarantine_table(batch.quarantined, source.source_id, label, now)
+        state = _state_bytes(self.parser)
+        counts = RunCounts(batch.lines, len(parsed), batch.merged, len(batch.quarantined))
+        self.committer.submit(
+            IngestBatch(
+                run_id=self.run_id,
+                source_id=source.source_id,
+                path=label,
+                start_offset=batch.start_offset,
+                end_offset=batch.end_offset,
+                end_line=batch.end_line,
+                check_sha=check_sha(handle, batch.end_offset),
+                events=events,
+                quarantine=quarantine,
+                templates=templates,
+                versions=versions,
+                counts=counts,
+                format=format_json,
+                miner_state=state,
+                miner_state_sha=_sha(state),
+                new_source=source if new else None,
+            )
+        )
+
+    def _committed(self, batch: IngestBatch, seconds: float) -> None:
+        """Runs on the commit thread after each commit."""
+        self.totals = self.totals + batch.counts
+        # Most of a commit is fixed cost (open, checkpoint), so halve slowly and grow back when it is quick.
+        if seconds > MAX_COMMIT_SECONDS and batch.counts.lines > MIN_BATCH_LINES:
+            self.batch_lines = max(MIN_BATCH_LINES, min(self.batch_lines, batch.counts.lines) // 2)
+        elif seconds < MAX_COMMIT_SECONDS / 3:
+            self.batch_lines = min(self.max_batch_lines, self.batch_lines * 2)
+        if self.advance:
+            self.advance(batch.end_offset - batch.start_offset)
+
+    def _redacted(self, value: str | None) -> str | None:
+        """A header value (path, host, component, ...) redacted like message text, cached (few distinct values)."""
+        if value is None:
+            return None
+        clean = self._clean.get(value)
+        if clean is None:
+            if len(self._clean) >= 100_000:
+                self._clean.clear()
+            clean = self._clean[value] = self.parser.redact(value)
+        return clean
+
+    def _redacted_column(self, values: list[str | None], fill: str | None = None) -> pa.Array:
+        """A string column with every distinct value redacted once (dictionary-encoded on the way)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        column = pa.array(values, pa.string())
+        if fill is not None:
+            column = pc.fill_null(column, fill)
+        encoded = column.dictionary_encode()
+        distinct = encoded.dictionary.to_pylist()
+        cleaned = [self._redacted(v) for v in distinct]
+        if cleaned == distinct:
+            return column
+        return pc.take(pa.array(cleaned, pa.string()), encoded.indices)
+
+    def _events_table(
+        self,
+        parsed: list[ParsedEvent],
+        source_id: str,
+        label: str,
+        fallback_service: str | None,
+        now: datetime,
+    ) -> pa.Table:
+        import pyarrow as pa
+
+        n = len(parsed)
+        string = pa.string()
+
+        def column(name: str) -> list[Any]:
+            return list(map(attrgetter(name), parsed))
+
+        return pa.table(
+            {
+                "source_id": pa.array([source_id] * n, string),
+                "source": pa.array([self._redacted(label)] * n, string),
+                "line_no": pa.array(column("line_no"), pa.int64()),
+                "ts": pa.array(column("timestamp"), pa.timestamp("us")),
+                "service": self._redacted_column(column("service"), fallback_service),
+                "component": self._redacted_column(column("component")),
+                "host": self._redacted_column(column("host")),
+                "level": pa.array(column("level"), string),
+                "template_id": pa.array(column("template_id"), string),
+                "params": pa.array(column("params"), pa.list_(string)),
+                "content": pa.array(column("content"), string),
+                "n_lines": pa.array(column("n_lines"), pa.int32()),
+                "run_id": pa.array([self.run_id] * n, string),
+                "ingested_at": pa.array([now] * n, pa.timestamp("us")),
+            }
+        )
+
+    def _template_tables(self, parsed: list[ParsedEvent], now: datetime) -> tuple[pa.Table, pa.Table]:
+        """Every template in the batch or changed by it (a merge changes templates that have no event in
+        the batch), with its current text; and the versions the store has not seen yet."""
+        import pyarrow as pa
+
+        in_batch = set(map(attrgetter("template_id"), parsed))
+        self.template_ids.update(in_batch)
+        rows: list[Any] = []
+        new_versions: list[Any] = []
+        committed = self.committed_versions
+        for template in self.parser.templates():
+            known = committed.get(template.template_id, 0)
+            if template.version > known:
+                new_versions.extend(
+                    v for v in self.parser.template_versions(template.template_id) if v.version > known
+                )
+                committed[template.template_id] = template.version
+            elif template.template_id not in in_batch:
+                continue
+            rows.append(template)
+        templates = pa.table(
+            {
+                "template_id": pa.array([t.template_id for t in rows], pa.string()),
+                "text": pa.array([t.text for t in rows], pa.string()),
+                "version": pa.array([t.version for t in rows], pa.int32()),
+                "merged_into": pa.array([getattr(t, "merged_into", None) for t in rows], pa.string()),
+            }
+        )
+        versions = pa.table(
+            {
+                "template_id": pa.array([v.template_id for v in new_versions], pa.string()),
+                "version": pa.array([v.version for v in new_versions], pa.int32()),
+                "text": pa.array([v.text for v in new_versions], pa.string()),
+                "created_at": pa.array(
+                    [(v.observed_at or now).replace(tzinfo=None) for v in new_versions], pa.timestamp("us")
+                ),
+                "run_id": pa.array([self.run_id] * len(new_versions), pa.string()),
+            }
+        )
+        return templates, versions
+
+    def _quarantine_table(
+        self, lines: list[QuarantinedLine], source_id: str, label: str, now: datetime
+    ) -> pa.Table:
+        import pyarrow as pa
+
+        n = len(lines)
+        return pa.table(
+            {
+                "source_id": pa.array([source_id] * n, pa.string()),
+                "source": pa.array([self._redacted(label) or label] * n, pa.string()),
+                "line_no": pa.array([q.line_no for q in lines], pa.int64()),
+                "raw": pa.array([self.redact_bytes(q.raw) for q in lines], pa.binary()),
+                "raw_sha256": pa.array([_sha(q.raw) for q in lines], pa.string()),
+                "reason": pa.array([q.reason for q in lines], pa.string()),
+                "run_id": pa.array([self.run_id] * n, pa.string()),
+                "quarantined_at": pa.array([now] * n, pa.timestamp("us")),
+            }
+        )
+
+    def redact_bytes(self, raw: bytes) -> bytes:
+        """A quarantined line's bytes with PHI spans redacted; bytes that are not UTF-8 are kept as they are."""
+        text = raw.decode("utf-8", "surrogateescape")
+        redacted = self.parser.redact(text)
+        return raw if redacted == text else redacted.encode("utf-8", "surrogateescape")

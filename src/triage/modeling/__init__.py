@@ -1,0 +1,1 @@
+"""Models: feature views -> fitted estimators (scikit-learn API)."""

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from triage.cli import main
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "features"
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run `triage ARGS` in this process; (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+def test_ingest_json_then_templates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = str(tmp_path / "home")
+    code, out, err = cli(
+        capsys,
+        "--home",
+        home,
+        "ingest",
+        str(FIXTURES / "HDFS_300.log"),
+        str(FIXTURES / "OpenSSH_200.log"),
+        "--json",
+    )
+    assert code == 0, err
+    assert out.count("\n") == 1  # one line, nothing else on stdout
+    report = json.loads(out)
+    assert set(report) == {"lines", "events", "merged", "quarantined", "templates", "seconds"}
+    assert report["lines"] == 500
+    assert report["events"] + report["merged"] + report["quarantined"] == report["lines"]
+
+    code, out, _ = cli(capsys, "--home", home, "templates", "--json")
+    templates = json.loads(out)
+    assert code == 0 and len(templates) == report["templates"]
+    assert sum(t["count"] for t in templates) == report["events"]
+    assert templates == sorted(templates, key=lambda t: -t["count"])
+    assert {"template_id", "text", "version", "count", "first_seen", "last_seen"} <= set(templates[0])
+
+    code, out, _ = cli(
+        capsys, "--home", home, "templates", "--json", "--service", "OpenSSH_200", "--limit", "3"
+    )
+    ssh = json.loads(out)
+    assert code == 0 and len(ssh) == 3
+    assert all("blk" not in t["text"] for t in ssh)  # no HDFS template in the OpenSSH service's list
+
+    code, out, _ = cli(capsys, "--home", home, "templates", "-n", "2")
+    assert code == 0 and len(out.splitlines()) == 2
+
+    code, out, _ = cli(capsys, "--home", home, "ingest", str(FIXTURES / "HDFS_300.log"))
+    assert code == 0 and "0 lines" in out and "nothing new" in out
+
+
+def test_templates_on_an_empty_home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "--home", str(tmp_path), "templates", "--json")
+    assert (code, json.loads(out)) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "no/such/file.log"], "no such file or directory: no/such/file.log"),
+        (["ingest", str(FIXTURES / "HDFS_300.log"), "--format", "no-such-preset"], "unknown log format"),
+        (["ingest", str(FIXTURES / "HDFS_300.log"), "--format", "<Date> <Level"], "malformed log format"),
+        (["ingest", str(FIXTURES / "HDFS_300.log"), "--format", "<Date> <Level>"], "no <Content> field"),
+        (["ingest"], "Missing argument"),
+        (["templates", "--limit", "0"], "Invalid value"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, _, err = cli(capsys, "--home", str(tmp_path / "home"), *args)
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "home" / "data" / "processed" / "triage.duckdb").exists()
+
+
+def test_stdin_and_exit_code_in_a_real_process(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    data = (FIXTURES / "Zookeeper_200.log").read_bytes()
+    proc = subprocess.run(
+        [sys.executable, "-m", "triage.cli", "--home", home, "ingest", "-", "--json"],
+        input=data, capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["lines"] == 200
+    assert proc.stderr == b""  # no progress bar when stderr is not a terminal
+    proc = subprocess.run(
+        [sys.executable, "-m", "triage.cli", "--home", home, "ingest", str(tmp_path / "missing.log")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"triage: error: no such file or directory: {tmp_path / 'missing.log'}"

@@ -1,0 +1,303 @@
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from triage.errors import Conflict, InvalidInput, NotFound
+from triage.features import ingest_job
+from triage.features.ingest_job import default_service, ingest, ingest_lock, resolve_inputs
+from triage.features.store import FeatureStore
+from triage.settings import Settings
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "features"
+HDFS = FIXTURES / "HDFS_300.log"
+
+
+def _lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines(keepends=True)
+
+
+def _store(settings: Settings) -> FeatureStore:
+    return FeatureStore(settings)
+
+
+def _rows(store: FeatureStore) -> list[tuple]:
+    frame = store.sql(
+        "SELECT line_no, template_id, content, params, ts, level, component FROM events ORDER BY line_no"
+    )
+    return [
+        tuple(map(lambda v: tuple(v) if hasattr(v, "tolist") else v, row))
+        for row in frame.itertuples(index=False)
+    ]
+
+
+def test_counts_add_up_and_ingesting_again_adds_nothing(settings: Settings, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    shutil.copytree(FIXTURES, logs)  # README.md is skipped by the directory walk
+    first = ingest(settings, [logs])
+    assert first.lines == 700
+    assert first.events + first.merged + first.quarantined == first.lines
+    assert first.sources == 3 and first.templates > 10
+    store = _store(settings)
+    before = store.counts()
+    assert before["events"] == first.events and before["ingest_sources"] == 3
+    assert store.verify() == []
+
+    again = ingest(settings, [logs])
+    assert (again.lines, again.events, again.quarantined, again.templates) == (0, 0, 0, 0)
+    assert again.unchanged == 3
+    assert store.counts() == {**before, "ingest_runs": 2}  # nothing added
+    twice = tmp_path / "twice"
+    twice.mkdir()
+    fresh = b"".join(reversed(_lines(logs / "OpenSSH_200.log")))
+    for name in ("a.log", "b.log"):  # new bytes twice in one run: the second copy adds nothing
+        (twice / name).write_bytes(fresh)
+    assert ingest(settings, [twice]).lines == 200
+    moved = tmp_path / "elsewhere.log"  # same bytes under another name and path: the same source
+    shutil.copy(logs / "HDFS_300.log", moved)
+    assert ingest(settings, [moved]).lines == 0
+    after = store.counts()
+    assert after["events"] == before["events"] + 200 and after["ingest_sources"] == 4
+    assert after["ingest_runs"] == 4
+    # the exported parser state is the one committed with the events
+    exported = json.loads(settings.miner_state_path.read_text())
+    committed = store.miner_state()
+    assert committed is not None and exported["body"] == json.loads(committed[1])
+
+
+def test_a_grown_file_adds_only_its_new_lines(settings: Settings, tmp_path: Path) -> None:
+    lines = _lines(HDFS)
+    log = tmp_path / "grow.log"
+    log.write_bytes(b"".join(lines[:120]))
+    assert ingest(settings, [log]).lines == 120
+    with open(log, "ab") as out:
+        out.write(b"".join(lines[120:]))
+    grown = ingest(settings, [log])
+    assert grown.lines == 180 and grown.events == 180
+    store = _store(settings)
+    assert store.verify() == []
+    events = store.events(columns=["line_no", "run_id"])
+    assert sorted(events["line_no"]) == list(range(1, 301))
+    assert events.groupby("run_id").size().sort_values().tolist() == [120, 180]
+    assert len(store.sources()) == 1
+
+
+def test_a_file_rewritten_under_the_same_name_is_a_new_source(settings: Settings, tmp_path: Path) -> None:
+    lines = _lines(HDFS)
+    log = tmp_path / "app.log"
+    log.write_bytes(b"".join(lines[:200]))
+    ingest(settings, [log])
+    log.write_bytes(
+        b"".join(lines[:100])
+    )  # same head, but shorter than what was committed: not the same file
+    assert ingest(settings, [log]).lines == 100
+    log.write_bytes(b"".join(lines[:100] + lines[250:]))  # the 100-line file, grown: continues that source
+    assert ingest(settings, [log]).lines == 50
+    log.write_bytes(b"".join(lines[:50] + lines[200:]))  # same head, other bytes where the others stopped
+    assert ingest(settings, [log]).lines == 150
+    store = _store(settings)
+    assert len(store.sources()) == 3
+    assert store.counts()["events"] == 500
+    assert store.verify() == []
+
+
+GARBAGE = [
+    b"\r\n",  # blank before any record: nothing to join it to
+    b"\x00\x01\x02\x03 binary \xff\xfe\x00\x00\n",
+    b"081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_1 terminating\r\n",
+    b"java.io.IOException: Connection reset by peer\n",  # a continuation: merged into the record above
+    b"\tat org.apache.hadoop.dfs.DataNode.run(DataNode.java:42)\n",
+    b"\xc3\x28 this line is not valid UTF-8 and matches no header\n",
+    b"081109 203616 148 INFO dfs.DataNode$PacketResponder: Received block blk_2 of size 67108864 from /10.0.0.1\n",
+    b"a trailing fragment without newline",
+]
+
+
+def test_garbage_is_quarantined_with_its_bytes_and_nothing_is_dropped(
+    settings: Settings, tmp_path: Path
+) -> None:
+    log = tmp_path / "mixed.log"
+    log.write_bytes(b"".join(GARBAGE))
+    report = ingest(settings, [log], format="hdfs")
+    assert report.lines == len(GARBAGE)
+    assert report.events + report.merged + report.quarantined == report.lines
+    assert (report.events, report.merged) == (2, 2)
+    store = _store(settings)
+    quarantine = store.quarantine()
+    assert list(quarantine["line_no"]) == [1, 2, 6, 8]
+    for row in quarantine.itertuples():
+        original = GARBAGE[row.line_no - 1]
+        assert bytes(row.raw) == original  # no PHI here, so kept byte for byte
+        assert row.raw_sha256 == hashlib.sha256(original).hexdigest()
+        assert row.reason
+    first = store.events(columns=["line_no", "n_lines", "content"]).iloc[0]
+    assert (first.line_no, first.n_lines) == (3, 3)
+    assert "Connection reset by peer" in first.content and "DataNode.java:42" in first.content
+    assert store.verify() == []
+
+
+PHI = {
+    "email": "jane.doe@example.org",
+    "ssn": "123-45-6789",
+    "phone": "(555) 867-5309",
+    "mrn": "MRN00482913",
+    "password": "hunter2secret",
+    "token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlX2hlcmU",
+    "name": "Jonathan Appleseed",
+}
+
+
+def _phi_log() -> bytes:
+    p = PHI
+    rows = [
+        f'{{"time":"2024-05-01T10:00:0{i}Z","level":"error","service":"ehr-api","host":"{p["email"]}",'
+        f'"logger":"auth","message":"{msg}"}}\n'
+        for i, msg in enumerate(
+            [
+                f"login failed for {p['email']} from 10.1.2.3",
+                f"patient {p['name']} record opened, SSN {p['ssn']}",
+                f"callback number {p['phone']} saved for medical record number {p['mrn']}",
+                f"retrying with password={p['password']}",
+                f"Authorization: Bearer {p['token']}",
+            ]
+        )
+    ]
+    rows.append(
+        f"not json at all, contact {p['email']} or ssn {p['ssn']}\n"
+    )  # quarantined: PHI redacted there too
+    return "".join(rows).encode()
+
+
+def _all_text(store: FeatureStore) -> str:
+    """Every value of every column of every table in the store, as text."""
+    with store.db.read() as s:
+        tables = [r[0] for r in s.execute("SELECT table_name FROM information_schema.tables")]
+    chunks = []
+    for table in tables:
+        frame = store.sql(f'SELECT * FROM "{table}"')
+        for value in frame.to_numpy().ravel():
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                chunks.append(bytes(value).decode("utf-8", "replace"))
+            elif hasattr(value, "tolist"):
+                chunks.append(json.dumps(value.tolist(), default=str))
+            else:
+                chunks.append(str(value))
+    return "\n".join(chunks)
+
+
+def test_no_phi_reaches_the_store_or_the_miner_state(settings: Settings, tmp_path: Path) -> None:
+    log = tmp_path / "ehr.jsonl"
+    log.write_bytes(_phi_log())
+    report = ingest(settings, [log], format="json")
+    assert (report.events, report.quarantined) == (5, 1)
+    store = _store(settings)
+    text = _all_text(store)
+    assert "ehr-api" in text and "login failed for" in text  # the data is there ...
+    stored = text + settings.miner_state_path.read_text()
+    leaked = {kind: value for kind, value in PHI.items() if value in stored}
+    assert leaked == {}  # ... but no PHI value, in any column of any table or in the parser state
+    assert (
+        store.quarantine().loc[0, "raw_sha256"]
+        == hashlib.sha256(_phi_log().splitlines(keepends=True)[-1]).hexdigest()
+    )
+
+
+def test_standard_input_is_ingested_once(settings: Settings) -> None:
+    data = HDFS.read_bytes()
+    first = ingest(settings, ["-"], stdin=io.BytesIO(data))
+    assert first.lines == 300
+    assert ingest(settings, ["-"], stdin=io.BytesIO(data)).lines == 0
+    assert ingest(settings, ["-"], stdin=io.BytesIO(data + data[:116])).lines == 1  # it grew by one line
+    assert set(_store(settings).events(columns=["source"])["source"]) == {"stdin"}
+    assert not list(settings.interim_dir.glob(".stdin-*"))  # the copy is removed
+
+
+def test_an_interrupted_ingest_resumes_exactly_once_with_the_same_templates(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logs = tmp_path / "logs"
+    shutil.copytree(FIXTURES, logs)
+    reference = Settings(home=tmp_path / "reference")
+    ingest(reference, [logs], batch_lines=100)
+
+    original = FeatureStore.commit_batch
+    calls = {"n": 0}
+
+    def crash_on_fourth(self: FeatureStore, batch, *, now) -> None:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt  # the process is stopped in the middle of a run
+        original(self, batch, now=now)
+
+    monkeypatch.setattr(FeatureStore, "commit_batch", crash_on_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(settings, [logs], batch_lines=100)
+    store = _store(settings)
+    partial = store.counts()["events"]
+    assert 0 < partial < 700
+    assert store.verify() == []
+    assert store.ingest_runs().loc[0, "status"] == "interrupted"
+    monkeypatch.setattr(FeatureStore, "commit_batch", original)
+
+    resumed = ingest(settings, [logs], batch_lines=100)
+    assert resumed.lines + store.ingest_runs().loc[0, "lines"] == 700
+    assert store.verify() == []
+    assert _rows(store) == _rows(FeatureStore(reference))  # same events, same template ids
+    assert store.templates().to_dict("records") == FeatureStore(reference).templates().to_dict("records")
+
+
+def test_bad_input_fails_before_anything_is_written(settings: Settings, tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="no such file"):
+        ingest(settings, [HDFS, tmp_path / "missing.log"])
+    with pytest.raises(InvalidInput, match=r"(?i)format"):
+        ingest(settings, [HDFS], format="<Date> <Time")
+    with pytest.raises(InvalidInput, match="unknown log format"):
+        ingest(settings, [HDFS], format="no-such-preset")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.md").write_text("not a log")
+    with pytest.raises(InvalidInput, match="no log files"):
+        ingest(settings, [empty])
+    with pytest.raises(InvalidInput, match="only once"):
+        resolve_inputs(["-", "-"])
+    assert not settings.store_path.exists()
+
+
+def test_one_ingest_at_a_time(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest_job, "INGEST_LOCK_TIMEOUT", 0.2)
+    with ingest_lock(settings), pytest.raises(Conflict, match="another ingest"):
+        ingest(settings, [HDFS])
+
+
+def test_default_service_is_the_file_name_up_to_its_first_dot() -> None:
+    assert default_service("/var/log/payments.log.1") == "payments"
+    assert default_service("HDFS_300.log") == "HDFS_300"
+    assert default_service("stdin") is None
+
+
+def test_templates_merged_by_the_parser_are_updated_even_without_events_in_the_batch(
+    settings: Settings, tmp_path: Path
+) -> None:
+    log = tmp_path / "cache.log"
+    log.write_text(
+        "Block rdd_1 stored as bytes in memory\n"
+        "Block rdd_2 stored as values in memory\n"  # a second word: still two templates
+        "Block rdd_3 stored as blobs in memory\n"  # a third: a variable; the two templates merge
+        "Block rdd_4 stored as blobs in memory\n"
+    )
+    ingest(settings, [log], format="plain", batch_lines=2)
+    store = _store(settings)
+    templates = store.templates().set_index("template_id")
+    merged = templates[templates["merged_into"].notna()]
+    assert len(merged) == 1 and len(templates) == 2
+    (loser, row) = next(iter(merged.iterrows()))
+    survivor = templates.loc[row["merged_into"]]
+    assert row["text"] == survivor["text"] and "<*>" in survivor["text"]
+    assert row["version"] == 2 and row["count"] == 1 and survivor["count"] == 3
+    assert list(store.template_versions(loser)["version"]) == [1, 2]
+    assert store.verify() == []
