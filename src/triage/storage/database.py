@@ -19,12 +19,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from triage.errors import Conflict, TriageError
+
+if TYPE_CHECKING:  # pandas is imported by duckdb when a DataFrame is asked for, not at start-up
+    import pandas as pd
 
 
 class StorageError(TriageError):
@@ -111,7 +113,8 @@ class Session:
         try:
             yield
         finally:
-            with suppress(duckdb.Error):  # after a failed statement the transaction is aborted; closing cleans up
+            # after a failed statement the transaction is aborted and unregister fails; closing cleans up
+            with suppress(duckdb.Error):
                 self._con.unregister(name)
 
     def table_exists(self, table: str) -> bool:

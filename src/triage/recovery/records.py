@@ -1,0 +1,38 @@
+"""What recovery tells the audit trail, as plain records; the caller decides where they go.
+
+Recovery sits beside ``triage.audit`` in the layers, so it does not import it: every function that changes
+state takes an ``audit`` callable and hands it a :class:`RecoveryRecord`. The CLI/API adapt these to
+audit events (``triage.cli.snapshot.audit_sink``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+SNAPSHOT = "recovery.snapshot"
+RESTORE = "recovery.restore"
+ROLLBACK = "recovery.rollback"
+STEP = "recovery.step"
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryRecord:
+    action: str
+    subject_kind: str
+    subject_id: str
+    actor: str
+    reason: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+AuditSink = Callable[[RecoveryRecord], None]
+
+
+def no_audit(record: RecoveryRecord) -> None:
+    """The sink used when a caller records nothing (tests of pure mechanics, benchmarks)."""
