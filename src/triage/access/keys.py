@@ -152,6 +152,16 @@ class KeyStore:
             rows = s.execute("SELECT key_id, name, role, created_at, revoked_at FROM api_keys ORDER BY created_at")
         return [ApiKey(r[0], r[1], Role(r[2]), r[3], r[4]) for r in rows]
 
+    def lookup(self, key_id: str) -> tuple[ApiKey, str] | None:
+        """One active key and its digest, by id (for a key created after the verifier was loaded)."""
+        with self.db.read() as s:
+            r = s.fetchone(
+                "SELECT key_id, name, role, created_at, secret_sha256 FROM api_keys"
+                " WHERE key_id = ? AND revoked_at IS NULL",
+                [key_id],
+            )
+        return None if r is None else (ApiKey(r[0], r[1], Role(r[2]), r[3]), r[4])
+
     def verifier(self) -> KeyVerifier:
         """An in-memory verifier loaded from the table (the API refreshes it on unknown ids)."""
         with self.db.read() as s:
@@ -170,6 +180,9 @@ class KeyVerifier:
 
     def knows(self, key_id: str) -> bool:
         return key_id in self._known
+
+    def add(self, key: ApiKey, digest: str) -> None:
+        self._known[key.key_id] = (key, digest)
 
     def verify(self, presented: str) -> ApiKey | None:
         parsed = split_key(presented)

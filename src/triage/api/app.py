@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from triage import __version__
 from triage.api import problems
 from triage.api.middleware import BodyLimit, Timing
-from triage.api.routes import health
+from triage.api.routes import diagnoses, health, incidents
 from triage.api.runtime import Runtime
 from triage.settings import Settings
 
@@ -36,6 +36,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     )
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(diagnoses.router)
+    app.include_router(incidents.router)
 
     def observe(method: str, route: str, status: int, seconds: float) -> None:
         rt = holder.get("rt")

@@ -1,19 +1,42 @@
-"""What the running scorer holds in memory: keys, metrics, readiness checks, and (wired in later) the
-diagnosis engine, the store writer and the model watcher. Built once in the app's lifespan."""
+"""What the running scorer holds in memory, built once in the app's lifespan: API keys, metrics, readiness
+checks, the diagnosis engine (parser, models, knowledge base, incident grouper) and the store writer."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from triage.access.keys import ApiKey, KeyStore, KeyVerifier, split_key
+from triage.api.committer import GroupCommitter
 from triage.api.metrics import Metrics
+from triage.api.writer import BatchWriter
+from triage.diagnosis.engine import DiagnosisEngine, DiagnosisOutcome, EngineState, IncidentIndex
+from triage.diagnosis.schemas import ErrorEvent
+from triage.incidents.grouping import IncidentGrouper
+from triage.incidents.schemas import FeedbackRequest, Incident, ResolveRequest
+from triage.incidents.store import (
+    JOURNAL_KIND,
+    DiagnosisRow,
+    IncidentState,
+    IncidentStore,
+    TimelineRow,
+    apply_diagnosis_entries,
+    diagnosis_payload,
+)
+from triage.knowledge.store import KnowledgeStore
+from triage.recovery.journal import MIGRATIONS as JOURNAL_MIGRATIONS
+from triage.recovery.journal import Journal, JournalEntry, record_position, replay_into, store_position
 from triage.settings import Settings
 from triage.storage.database import Database
 
-KEY_REFRESH_INTERVAL = 2.0  # seconds between store lookups for an unknown key id (limits probing cost)
+log = logging.getLogger("triage.api")
+
+JOURNAL_STREAM = "api"  # the journal stream of everything the API accepted
+UNKNOWN_KEY_TTL = 2.0  # seconds an unknown key id is remembered as unknown (limits the cost of probing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,22 +52,141 @@ class Runtime:
     settings: Settings
     db: Database
     keys: KeyStore
+    incidents: IncidentStore
+    knowledge: KnowledgeStore
+    engine: DiagnosisEngine
     metrics: Metrics = field(default_factory=Metrics)
+    writer: BatchWriter | None = None
+    committer: GroupCommitter | None = None
+    journal: Journal | None = None
+    #: Called with each batch of stored diagnoses, off the request path (alerts, emergency changes, ...).
+    reactions: list[Callable[[Sequence[DiagnosisOutcome]], None]] = field(default_factory=list)
+    reactor: BatchWriter | None = None
     readiness_checks: dict[str, Callable[[], str]] = field(default_factory=dict)
     _verifier: KeyVerifier | None = None
-    _verifier_loaded_at: float = 0.0
+    _unknown_keys: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
         db = Database(settings.store_path)
-        runtime = cls(settings=settings, db=db, keys=KeyStore(db))
+        incidents = IncidentStore(db)
+        db.migrate(JOURNAL_MIGRATIONS)
+        journal = Journal(settings.journal_dir, JOURNAL_STREAM)
+        # What was accepted (journaled) but not yet written when the last process died goes in first.
+        with db.read() as session:
+            position = store_position(session, JOURNAL_STREAM)
+        replay_into(db, journal.read(after_seq=position),
+                    lambda session, entries: apply_diagnosis_entries(incidents, session, entries),
+                    stream=JOURNAL_STREAM)
+        knowledge_store = KnowledgeStore(db)
+        engine = build_engine(settings)
+        runtime = cls(settings=settings, db=db, keys=KeyStore(db), incidents=incidents, knowledge=knowledge_store,
+                      engine=engine, journal=journal)
+        runtime.writer = BatchWriter(runtime._persist, on_flush=runtime._flushed)
+        runtime.reactor = BatchWriter(runtime._react, interval=0.5, name="triage-reactions")
+        runtime.committer = GroupCommitter(journal, runtime.writer.put_many)
         runtime.readiness_checks["store"] = runtime._check_store
+        runtime.readiness_checks["writer"] = runtime._check_writer
         runtime.reload_keys()
         return runtime
 
     def stop(self) -> None:
-        """Flush and release whatever the runtime holds."""
+        """Flush what was accepted and release the store."""
+        if self.committer is not None:
+            self.committer.stop()
+        if self.writer is not None:
+            self.writer.stop()
+        if self.reactor is not None:
+            self.reactor.stop()
+
+    # --- diagnosis --------------------------------------------------------------------------------
+    async def diagnose(self, event: ErrorEvent) -> DiagnosisOutcome:
+        """Diagnose, journal durably, then return; the store write happens in the background."""
+        outcome = self.engine.diagnose(event)
+        assert self.committer is not None
+        await self.committer.submit(JOURNAL_KIND, _payload(outcome), context=outcome)
+        d = outcome.diagnosis
+        self.metrics.diagnoses.labels(d.severity.value, d.category).inc()
+        self.metrics.events_accepted.labels("error").inc()
+        return outcome
+
+    def _persist(self, batch: list[tuple[JournalEntry, DiagnosisOutcome | None]]) -> None:
+        entries = [entry for entry, _ in batch]
+        with self.db.write() as session:
+            position = store_position(session, JOURNAL_STREAM)
+            fresh = [entry for entry in entries if entry.seq > position]  # a catch-up may have applied some
+            if fresh and self.journal is not None and fresh[0].seq > position + 1:  # the store was restored
+                fresh = [*self.journal.read(after_seq=position, upto_seq=fresh[0].seq - 1), *fresh]  # meanwhile
+            if fresh:
+                apply_diagnosis_entries(self.incidents, session, fresh)
+                record_position(session, JOURNAL_STREAM, fresh[-1])
+        if self.reactions and self.reactor is not None:
+            self.reactor.put_many([outcome for _, outcome in batch if outcome is not None])
+
+    def _react(self, outcomes: list[DiagnosisOutcome]) -> None:
+        for reaction in self.reactions:
+            try:
+                reaction(outcomes)
+            except Exception:  # one failing reaction must not stop the others or retry the batch forever
+                log.exception("diagnosis reaction failed", extra={"reaction": getattr(reaction, "__name__", "?")})
+
+    # --- analyst actions --------------------------------------------------------------------------
+    def resolve_incident(self, incident_id: str, request: ResolveRequest, actor: str) -> Incident:
+        """Close the incident, credit or debit the fixes in the knowledge base, refresh related search."""
+        assert self.writer is not None
+        self.writer.drain(10.0)
+        now = utcnow()
+        incident = self.incidents.resolve(incident_id, request, actor=actor, now=now)
+        minutes = max(1.0, (now - incident.first_seen).total_seconds() / 60)
+        suggested = self._top_suggested_fix(incident_id)
+        outcomes = []
+        if request.fix_id:
+            outcomes.append((incident.category, request.fix_id, True, minutes))
+        if suggested and suggested != request.fix_id:
+            outcomes.append((incident.category, suggested, request.suggested_fix_worked,
+                             minutes if request.suggested_fix_worked else None))
+        if outcomes:
+            self.knowledge.record_outcomes(outcomes)
+        self.engine.grouper.close(incident_id)
+        self.refresh_knowledge()
+        return incident
+
+    def record_feedback(self, error_id: str, request: FeedbackRequest, actor: str) -> str | None:
+        assert self.writer is not None
+        self.writer.drain(10.0)
+        incident_id = self.incidents.add_feedback(error_id, request, actor=actor, now=utcnow())
+        if request.fix_id and request.fix_worked is not None:
+            category = request.correct_category or self.incidents.diagnosis(error_id).get("category", "UNKNOWN")
+            self.knowledge.record_outcomes([(category.upper(), request.fix_id, request.fix_worked, None)])
+            self.refresh_knowledge()
+        return incident_id
+
+    def refresh_knowledge(self) -> None:
+        """Rebuild the knowledge base's statistics and the incident index, then swap them in."""
+        knowledge = self.knowledge.knowledge_base(self.engine.knowledge.pack)
+        index = _incident_index(self.incidents)
+        state = self.engine.state
+        self.engine.knowledge = knowledge
+        self.engine.set_state(EngineState(classifier=state.classifier, model_versions=state.model_versions,
+                                          incident_index=index, causes=state.causes))
+
+    def _top_suggested_fix(self, incident_id: str) -> str | None:
+        detail = self.incidents.get(incident_id)
+        for body in reversed(detail.diagnoses):
+            fixes = body.get("suggestedFixes") or []
+            if fixes:
+                return fixes[0].get("fixId")
+        return None
+
+    def _flushed(self, items: int, seconds: float) -> None:
+        self.metrics.store_flush_seconds.observe(seconds)
+
+    def _check_writer(self) -> str:
+        assert self.writer is not None
+        if self.writer.last_error:
+            raise RuntimeError(f"store writes failing: {self.writer.last_error}")
+        return f"{self.writer.backlog} waiting, {self.writer.flushed} written"
 
     # --- keys -------------------------------------------------------------------------------------
     def reload_keys(self) -> None:
@@ -52,20 +194,37 @@ class Runtime:
         verifier = self.keys.verifier().with_bootstrap(bootstrap.get_secret_value() if bootstrap else None)
         with self._lock:
             self._verifier = verifier
-            self._verifier_loaded_at = time.monotonic()
+            self._unknown_keys.clear()
+
+    def known_key(self, secret: str) -> ApiKey | None:
+        """The key's record if it is valid and already in memory (the hot path: no I/O)."""
+        assert self._verifier is not None
+        return self._verifier.verify(secret)
 
     def authenticate(self, secret: str) -> ApiKey | None:
+        """The key's record if ``secret`` is valid. In memory, except the first sight of a new key id."""
         verifier = self._verifier
         assert verifier is not None
-        key = verifier.verify(secret)
-        if key is not None:
-            return key
         parsed = split_key(secret)
-        # A key created after start (or revoked since): look again, at most every few seconds.
-        if parsed and time.monotonic() - self._verifier_loaded_at > KEY_REFRESH_INTERVAL:
-            self.reload_keys()
-            return self._verifier.verify(secret) if self._verifier else None
-        return None
+        if parsed is None:
+            return None
+        if not verifier.knows(parsed[0]):
+            now = time.monotonic()
+            if now - self._unknown_keys.get(parsed[0], -UNKNOWN_KEY_TTL) < UNKNOWN_KEY_TTL:
+                return None
+            found = self.keys.lookup(parsed[0])  # a key created after start
+            if found is None:
+                with self._lock:
+                    if len(self._unknown_keys) > 10_000:
+                        self._unknown_keys.clear()
+                    self._unknown_keys[parsed[0]] = now
+                return None
+            verifier.add(*found)
+        return verifier.verify(secret)
+
+    def forget_key(self, key_id: str) -> None:
+        """Drop a revoked key from memory (called by the revoke endpoint)."""
+        self.reload_keys()
 
     # --- readiness --------------------------------------------------------------------------------
     def _check_store(self) -> str:
@@ -83,3 +242,68 @@ class Runtime:
                 detail, ok = f"{type(exc).__name__}: {exc}".splitlines()[0][:300], False
             results.append(CheckResult(name, ok, detail, time.perf_counter() - start))
         return results
+
+
+def _payload(outcome: DiagnosisOutcome) -> dict:
+    d = outcome.diagnosis
+    row = DiagnosisRow(
+        error_id=d.error_id, incident_id=d.incident_id, detected_at=d.detected_at,
+        event_ts=outcome.event.timestamp, service=outcome.event.service, level=outcome.level,
+        severity=d.severity.value, category=d.category, template_id=outcome.parsed.template_id,
+        content=outcome.parsed.content, body=d.model_dump_json(),
+    )
+    incident = outcome.assignment.incident
+    if incident is None:
+        return diagnosis_payload(row, None, ())
+    timeline = []
+    if outcome.assignment.opened:
+        timeline.append(TimelineRow(incident.incident_id, d.detected_at, "opened",
+                                    f"{d.severity.value} {d.category} on {outcome.event.service}"))
+    timeline.append(TimelineRow(incident.incident_id, d.detected_at, "diagnosis",
+                                f"{outcome.event.service}: {d.category} ({d.severity.value})",
+                                details={"errorId": d.error_id, "template": d.evidence.template}))
+    state = IncidentState(
+        incident_id=incident.incident_id,
+        title=f"{incident.category.replace('_', ' ').title()} on {d.root_cause.service}",
+        severity=incident.severity.value, category=incident.category,
+        services=tuple(sorted(incident.services)), root_cause=d.root_cause,
+        error_count=incident.error_count, first_seen=incident.first_seen, last_seen=incident.last_seen,
+    )
+    return diagnosis_payload(row, state, timeline)
+
+
+def build_engine(settings: Settings) -> DiagnosisEngine:
+    """The diagnosis engine over the home's store: parser state, knowledge, open incidents, champions."""
+    from triage.features.ingest_job import load_parser
+    from triage.features.store import FeatureStore
+
+    store = FeatureStore(settings)
+    store.migrate()
+    incidents = IncidentStore(store.db)
+    grouper = IncidentGrouper()
+    for incident in incidents.open_incidents():
+        grouper.restore(incident)
+    return DiagnosisEngine(
+        parser=load_parser(settings, store),
+        knowledge=KnowledgeStore(store.db).knowledge_base(),
+        grouper=grouper,
+        state=EngineState(incident_index=_incident_index(incidents)),
+    )
+
+
+def _incident_index(incidents: IncidentStore) -> IncidentIndex:
+    """Past incidents (resolved ones carry what fixed them) for related-incident search."""
+    items = []
+    for incident in incidents.list(limit=5000):
+        resolution = incident.resolution
+        fixed = (resolution.fix_id or resolution.action or "") if resolution else ""
+        text = " ".join(filter(None, [incident.category, " ".join(incident.services),
+                                      incident.root_cause.issue if incident.root_cause else "", fixed,
+                                      resolution.notes if resolution and resolution.notes else ""]))
+        items.append({"incident_id": incident.incident_id, "title": incident.title, "text": text,
+                      "status": incident.status.value, "resolution": fixed or None})
+    return IncidentIndex(items)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

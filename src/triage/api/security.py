@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 
 from triage.access.keys import ApiKey, Permission, role_allows
 
@@ -19,14 +20,20 @@ def presented_key(request: Request) -> str | None:
 
 
 def require(permission: Permission):
-    """A dependency that admits a valid key whose role carries ``permission`` (401 / 403 otherwise)."""
+    """A dependency that admits a valid key whose role carries ``permission`` (401 / 403 otherwise).
 
-    def check(request: Request) -> ApiKey:
+    Routes use the ``Annotated`` aliases below (``key: IncidentReader``) rather than calling this.
+    """
+
+    async def check(request: Request) -> ApiKey:
         secret = presented_key(request)
         if not secret:
             raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key'",
                                 headers={"WWW-Authenticate": "Bearer"})
-        key = request.app.state.runtime.authenticate(secret)
+        runtime = request.app.state.runtime
+        key = runtime.known_key(secret)
+        if key is None:  # not in memory: maybe created after start (a store lookup, off the event loop)
+            key = await run_in_threadpool(runtime.authenticate, secret)
         if key is None:
             raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
         if not role_allows(key.role, permission):
@@ -41,4 +48,16 @@ def actor_name(key: ApiKey) -> str:
     return f"{key.name} ({key.role.value})"
 
 
-Actor = Annotated[ApiKey, "the authenticated caller"]
+# One alias per permission: the type says who may call the route.
+ErrorPoster = Annotated[ApiKey, require(Permission.ERRORS_WRITE)]
+IncidentReader = Annotated[ApiKey, require(Permission.INCIDENTS_READ)]
+IncidentWriter = Annotated[ApiKey, require(Permission.INCIDENTS_WRITE)]
+ChangeReader = Annotated[ApiKey, require(Permission.CHANGES_READ)]
+ChangeWriter = Annotated[ApiKey, require(Permission.CHANGES_WRITE)]
+ChangeApprover = Annotated[ApiKey, require(Permission.CHANGES_APPROVE)]
+RecoveryReader = Annotated[ApiKey, require(Permission.RECOVERY_READ)]
+RecoveryWriter = Annotated[ApiKey, require(Permission.RECOVERY_WRITE)]
+AuditReader = Annotated[ApiKey, require(Permission.AUDIT_READ)]
+AlertWriter = Annotated[ApiKey, require(Permission.ALERTS_WRITE)]
+ModelReader = Annotated[ApiKey, require(Permission.MODELS_READ)]
+Admin = Annotated[ApiKey, require(Permission.ADMIN)]

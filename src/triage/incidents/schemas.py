@@ -76,4 +76,6 @@ class FeedbackRequest(_Wire):
     correct_severity: Severity | None = None
     root_cause_correct: bool | None = None
     correct_root_service: str | None = Field(default=None, max_length=128)
+    fix_id: str | None = Field(default=None, max_length=64, description="a suggested fix that was tried")
+    fix_worked: bool | None = Field(default=None, description="whether that fix resolved the error")
     notes: str | None = Field(default=None, max_length=4000)

@@ -320,6 +320,58 @@ class IncidentStore:
         return int(value) if value is not None else 0
 
 
+# --- the journal form of a diagnosis: written (fsync'd) before the API answers, applied by the writer ---
+JOURNAL_KIND = "diagnosis"
+
+
+def diagnosis_payload(
+    diagnosis: DiagnosisRow, incident: IncidentState | None, timeline: Sequence[TimelineRow]
+) -> dict[str, Any]:
+    """A JSON-able journal payload holding everything one diagnosis writes to the store."""
+    payload: dict[str, Any] = {"diagnosis": {k: _jsonable(getattr(diagnosis, k)) for k in DiagnosisRow.__slots__}}
+    if incident is not None:
+        payload["incident"] = {
+            k: _jsonable(getattr(incident, k)) for k in IncidentState.__slots__ if k != "root_cause"
+        } | {"root_cause": incident.root_cause.model_dump() if incident.root_cause else None}
+    if timeline:
+        payload["timeline"] = [{k: _jsonable(getattr(t, k)) for k in TimelineRow.__slots__} for t in timeline]
+    return payload
+
+
+def apply_diagnosis_entries(store: IncidentStore, session: Session, entries: Sequence[Any]) -> None:
+    """Write journal entries of kind ``diagnosis`` (objects with ``.seq`` and ``.payload``) in ``session``.
+
+    Used by the live writer and by replay after a crash: diagnoses are idempotent by error id, an
+    incident's state is its latest in the batch, timeline rows are appended.
+    """
+    diagnoses, incidents, timeline = [], {}, []
+    for entry in entries:
+        p = entry.payload
+        d = dict(p["diagnosis"])
+        d["journal_seq"] = entry.seq
+        for key in ("detected_at", "event_ts"):
+            d[key] = datetime.fromisoformat(d[key])
+        diagnoses.append(DiagnosisRow(**d))
+        if p.get("incident"):
+            i = dict(p["incident"])
+            i["root_cause"] = RootCause(**i["root_cause"]) if i.get("root_cause") else None
+            i["services"] = tuple(i["services"])
+            for key in ("first_seen", "last_seen"):
+                i[key] = datetime.fromisoformat(i[key])
+            incidents[i["incident_id"]] = IncidentState(**i)
+        for t in p.get("timeline", ()):
+            timeline.append(TimelineRow(**{**t, "at": datetime.fromisoformat(t["at"])}))
+    store.write_batch(diagnoses=diagnoses, incidents=list(incidents.values()), timeline=timeline, session=session)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
 def _row(d: DiagnosisRow) -> dict[str, Any]:
     return {k: getattr(d, k) for k in DiagnosisRow.__slots__}
 

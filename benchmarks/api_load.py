@@ -1,0 +1,114 @@
+"""Load on a real `triage serve`: POST /v1/diagnose with real log lines vs GET /healthz, same run.
+
+    .venv/bin/python benchmarks/api_load.py [--seconds 20] [--requests 40000] [--concurrency 16]
+
+Starts the server in a fresh temporary home (so results don't depend on local state), creates a service
+key, warms up, then measures /healthz (the ceiling: routing + JSON on this machine) and /v1/diagnose.
+Prints requests/s, p50 and p99 latency, errors, and the diagnose/healthz throughput ratio.
+Targets (issue 5): ≥ 1,000 diagnoses/s, p99 ≤ 25 ms, ratio ≥ 0.3. The load generator shares the 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from loadgen import LoadResult, build_request, run_load  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+
+
+def real_messages(data: Path, limit: int = 4000) -> list[tuple[str, str, str]]:
+    """(service, level, message) from the Loghub 2k samples that carry a level (WARN/ERROR/FATAL first)."""
+    found: list[tuple[str, str, str]] = []
+    logs = sorted((data / "loghub2k").glob("*/*_2k.log")) if data.exists() else []
+    logs = logs or sorted((REPO / "data" / "samples").rglob("*.log"))
+    for log in logs:
+        service = log.stem.replace("_2k", "").lower()
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            level = next((w for w in ("FATAL", "ERROR", "WARN", "INFO") if f" {w} " in line), "ERROR")
+            message = line.split(": ", 1)[-1].strip() or line.strip()
+            if message:
+                found.append((service, level, message[:2000]))
+    found.sort(key=lambda t: t[1] == "INFO")  # errors first
+    return found[:limit]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--requests", type=int, default=60_000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--data", type=Path, default=SHARED)
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="triage-load-"))
+    triage = [sys.executable, "-m", "triage.cli", "--home", str(home)]
+    key = subprocess.run([*triage, "keys", "create", "--role", "service", "--name", "load"],
+                         capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    port = free_port()
+    server = subprocess.Popen([*triage, "serve", "--port", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env={**os.environ, "TRIAGE_LOG_LEVEL": "WARNING"})
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        messages = real_messages(args.data)
+        rng = random.Random(7)
+        t0 = datetime.now(UTC) - timedelta(hours=1)
+        host = f"127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {key}"}
+        diagnose = []
+        for i in range(2000):
+            service, level, message = messages[rng.randrange(len(messages))]
+            body = json.dumps({"service": service, "level": level, "message": message,
+                               "timestamp": (t0 + timedelta(milliseconds=i * 50)).isoformat()}).encode()
+            diagnose.append(build_request("POST", "/v1/diagnose", host, body, auth))
+        health = [build_request("GET", "/healthz", host)]
+
+        run_load("warm-up", "127.0.0.1", port, diagnose, total=3000, seconds=10, concurrency=4)
+        results: list[LoadResult] = [
+            run_load("GET /healthz", "127.0.0.1", port, health, total=args.requests, seconds=args.seconds,
+                     concurrency=args.concurrency),
+            run_load("POST /v1/diagnose", "127.0.0.1", port, diagnose, total=args.requests,
+                     seconds=args.seconds, concurrency=args.concurrency),
+        ]
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(60)
+
+    print(f"\nmachine: {os.cpu_count()} cores; server: 1 uvicorn worker; load: {args.concurrency} connections, "
+          f"≤ {args.seconds:.0f} s or {args.requests} requests each")
+    print(f"| endpoint | requests | req/s | p50 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r.name} | {r.requests} | {r.rate:,.0f} | {r.p50:.2f} | {r.percentile(99):.2f} | {r.errors} |")
+    ratio = results[1].rate / results[0].rate if results[0].rate else 0.0
+    print(f"\ndiagnose / healthz throughput ratio: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
