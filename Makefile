@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lock lint clean-venv
+.PHONY: run test install lock lint clean-venv assets browser
 
 install: $(STAMP)
 
@@ -22,10 +22,10 @@ lock:
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o requirements.lock
 
-test: $(STAMP)
+test: $(STAMP) assets browser
 	$(BIN)/python -m pytest
 
-run: $(STAMP)
+run: $(STAMP) assets
 	$(BIN)/triage run
 
 lint: $(STAMP)
@@ -33,3 +33,33 @@ lint: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The dashboard's chart library, fetched from the npm registry at build time (never from a CDN at run time),
+# checked against its pinned integrity and kept out of git (src/triage/api/static/vendor/).
+CHARTJS_VERSION := 4.6.1
+CHARTJS_INTEGRITY := sha512-hJyniucsFmq//EvXYvJ6c6mahPoI3kaxdjVH8awTaJ/fDNWeSqqqArixMJWkWNN6fcYvPU3HneSANFNYtRi61g==
+VENDOR := src/triage/api/static/vendor
+assets: $(VENDOR)/chart.js-$(CHARTJS_VERSION).txt
+
+$(VENDOR)/chart.js-$(CHARTJS_VERSION).txt:
+	@command -v npm >/dev/null || { echo "make assets: npm is needed to fetch chart.js (apt-get install npm)"; exit 1; }
+	@rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  (cd "$$tmp" && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null) && \
+	  got="sha512-$$(openssl dgst -sha512 -binary "$$tmp/chart.js-$(CHARTJS_VERSION).tgz" | base64 -w0)" && \
+	  { [ "$$got" = "$(CHARTJS_INTEGRITY)" ] || { echo "make assets: chart.js $(CHARTJS_VERSION) integrity mismatch"; exit 1; }; } && \
+	  tar -xzf "$$tmp/chart.js-$(CHARTJS_VERSION).tgz" -C "$$tmp" package/dist/chart.umd.min.js package/LICENSE.md && \
+	  cp "$$tmp/package/dist/chart.umd.min.js" $(VENDOR)/chart.umd.min.js && \
+	  cp "$$tmp/package/LICENSE.md" $(VENDOR)/chart.js-LICENSE.md && \
+	  printf 'chart.js %s from the npm registry\n%s\n' "$(CHARTJS_VERSION)" "$(CHARTJS_INTEGRITY)" > $@
+	@echo "assets: chart.js $(CHARTJS_VERSION) in $(VENDOR)"
+
+# Debian's chromium for the browser tests (tests/dashboard): installed when missing and possible (root with
+# apt-get); otherwise those tests skip and say why.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "browser: installing Debian's chromium for the browser tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	    || echo "browser: could not install chromium; the browser tests will be skipped"; \
+	else echo "browser: chromium is missing and cannot be installed here (needs root and apt-get); browser tests will be skipped"; fi

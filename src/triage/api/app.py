@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from triage import __version__
 from triage.api import problems
 from triage.api.middleware import BodyLimit, Timing
-from triage.api.routes import diagnoses, health, incidents
+from triage.api.routes import dashboard, diagnoses, health, incidents, status
 from triage.api.runtime import Runtime
 from triage.settings import Settings
 
@@ -38,6 +38,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(health.router)
     app.include_router(diagnoses.router)
     app.include_router(incidents.router)
+    app.include_router(dashboard.router)
+    app.include_router(status.router)
 
     def observe(method: str, route: str, status: int, seconds: float) -> None:
         rt = holder.get("rt")
