@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     api_bootstrap_key: SecretStr | None = Field(
         default=None, description="An admin API key accepted in addition to stored keys (for first start)."
     )
+    ops_interval_seconds: float = Field(
+        default=60.0, gt=0, description="How often the API escalates alerts and checks emergency-change deadlines."
+    )
     # Recovery: key for AES-GCM encryption of snapshots; never stored beside them.
     snapshot_key: SecretStr | None = None
     log_level: str = "INFO"

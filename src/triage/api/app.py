@@ -8,9 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from triage import __version__
-from triage.api import problems
+from triage.api import operations, problems
 from triage.api.middleware import BodyLimit, Timing
-from triage.api.routes import dashboard, diagnoses, health, incidents, status
+from triage.api.routes import (
+    alerts,
+    audit,
+    changes,
+    dashboard,
+    diagnoses,
+    health,
+    incidents,
+    recovery,
+    status,
+)
 from triage.api.runtime import Runtime
 from triage.settings import Settings
 
@@ -23,10 +33,13 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         rt = runtime or Runtime.start(settings)
         app.state.runtime = rt
         holder["rt"] = rt
+        ops = operations.Operations.start(settings, rt)  # alerts, emergency changes, deadlines, PHI-read audit
+        app.state.operations = ops
         try:
             yield
         finally:
             rt.stop()
+            ops.stop()  # after the runtime: its last reactions still need the services
 
     app = FastAPI(
         title="triage",
@@ -40,6 +53,10 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     app.include_router(incidents.router)
     app.include_router(dashboard.router)
     app.include_router(status.router)
+    app.include_router(changes.router)
+    app.include_router(audit.router)
+    app.include_router(alerts.router)
+    app.include_router(recovery.router)
 
     def observe(method: str, route: str, status: int, seconds: float) -> None:
         rt = holder.get("rt")
@@ -47,6 +64,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
             rt.metrics.observe_request(method, route, status, seconds)
 
     # Outermost first: size limit before anything reads the body.
+    app.add_middleware(operations.PhiReadAudit)
     app.add_middleware(Timing, observe=observe)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     return app

@@ -115,12 +115,12 @@ class Runtime:
         entries = [entry for entry, _ in batch]
         with self.db.write() as session:
             position = store_position(session, JOURNAL_STREAM)
-            fresh = [entry for entry in entries if entry.seq > position]  # a catch-up may have applied some
-            if fresh and self.journal is not None and fresh[0].seq > position + 1:  # the store was restored
-                fresh = [*self.journal.read(after_seq=position, upto_seq=fresh[0].seq - 1), *fresh]  # meanwhile
-            if fresh:
-                apply_diagnosis_entries(self.incidents, session, fresh)
-                record_position(session, JOURNAL_STREAM, fresh[-1])
+            todo = entries
+            if self.journal is not None and entries[0].seq > position + 1:  # the store was restored meanwhile:
+                todo = [*self.journal.read(after_seq=position, upto_seq=entries[0].seq - 1), *entries]  # refill
+            apply_diagnosis_entries(self.incidents, session, todo)
+            if entries[-1].seq > position:  # never back (a catch-up after a restore may be ahead)
+                record_position(session, JOURNAL_STREAM, entries[-1])
         if self.reactions and self.reactor is not None:
             self.reactor.put_many([outcome for _, outcome in batch if outcome is not None])
 

@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 
 #: Modules under triage.cli that add commands; each defines `register(app: typer.Typer) -> None`.
-COMMAND_MODULES: tuple[str, ...] = ("ingest", "parse", "change", "audit", "alerts", "bench", "run", "snapshot", "rollback", "keys", "serve", "rca")
+COMMAND_MODULES: tuple[str, ...] = ("ingest", "parse", "change", "audit", "alerts", "bench", "run", "snapshot", "rollback", "keys", "serve", "rca", "recover")
 
 
 @app.callback()

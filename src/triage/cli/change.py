@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from triage.api.operations import breach_to_alert  # shared with the API's deadline loop
 from triage.cli._common import print_json, settings_of
 from triage.errors import InvalidInput
 
 if TYPE_CHECKING:
     from triage.alerting.service import AlertService
-    from triage.changes.emergency import DeadlineBreach
     from triage.changes.schemas import ChangeRequest
     from triage.changes.service import ChangeService
     from triage.settings import Settings
@@ -66,34 +66,6 @@ def alert_service(settings: Settings, config_path: Path | None = None) -> AlertS
 
     config = load_alerting_config(config_path or settings.config_dir / "alerting.yaml")
     return AlertService(Database(settings.store_path), config=config)
-
-
-def breach_to_alert(alerts: AlertService):  # -> BreachHook
-    """A missed emergency deadline becomes an alert routed to the technical lead, grouped with its incident,
-    escalating like any other alert until someone acknowledges it."""
-    from triage.alerting.schemas import AlertSignal, AlertType, Severity
-    from triage.changes.schemas import Milestone
-
-    def hook(breach: DeadlineBreach) -> None:
-        severity = (
-            Severity.MEDIUM if breach.milestone is Milestone.POST_INCIDENT_REVIEW else Severity.CRITICAL
-        )
-        alerts.raise_signal(
-            signal=AlertSignal(
-                type=AlertType.CHANGE_DEADLINE,
-                severity=severity,
-                title=breach.message()[:300],
-                summary=f"{breach.title}. Deadline {breach.milestone} was due {breach.due_at.isoformat()}.",
-                services=breach.services,
-                incident_id=breach.incident_id,
-                source=f"change:{breach.change_id}",
-                dedup_key=f"{breach.change_id}:{breach.milestone}",
-                occurred_at=breach.observed_at,
-                details={"change_id": breach.change_id, "milestone": str(breach.milestone)},
-            )
-        )
-
-    return hook
 
 
 def change_service(
