@@ -22,6 +22,23 @@ def test_created_key_verifies_and_is_stored_hashed(tmp_path: Path) -> None:
     assert issued.secret not in repr(stored)
 
 
+def test_creating_and_revoking_keys_is_audited_without_secrets(tmp_path: Path) -> None:
+    from triage.audit.log import AuditLog
+
+    db = Database(tmp_path / "s.duckdb")
+    store = KeyStore(db)
+    issued = store.create(name="billing", role=Role.SERVICE, created_by="ops-admin")
+    store.revoke(issued.key.key_id, revoked_by="ops-admin")
+    log = AuditLog(db)
+    actions = [(e.event.action, e.event.subject_id, e.event.actor) for e in log.entries()]
+    assert actions == [("api_key.created", issued.key.key_id, "ops-admin"),
+                       ("api_key.revoked", issued.key.key_id, "ops-admin")]
+    assert log.verify().ok
+    with db.read() as s:
+        dumped = repr(s.execute("SELECT * FROM audit_log"))
+    assert issued.secret not in dumped and issued.secret.split("_")[2] not in dumped
+
+
 def test_revoked_keys_stop_working(tmp_path: Path) -> None:
     store = KeyStore(Database(tmp_path / "s.duckdb"))
     issued = store.create(name="a", role=Role.ANALYST)

@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
+from triage.audit.log import MIGRATIONS as AUDIT_MIGRATIONS
+from triage.audit.log import append_events
+from triage.audit.schemas import Actions, AuditEvent
 from triage.errors import InvalidInput, NotFound
 from triage.storage.database import Database, load_migrations
 
@@ -119,11 +122,12 @@ def split_key(presented: str) -> tuple[str, str] | None:
 
 
 class KeyStore:
-    """API keys in the store's ``api_keys`` table."""
+    """API keys in the store's ``api_keys`` table; creating and revoking one is recorded in the audit trail
+    in the same transaction."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.migrate(MIGRATIONS)
+        db.migrate([*MIGRATIONS, *AUDIT_MIGRATIONS])
 
     def create(self, *, name: str, role: Role, created_by: str | None = None) -> IssuedKey:
         name = name.strip()
@@ -138,14 +142,23 @@ class KeyStore:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [key_id, name, role.value, _digest(secret), now, created_by],
             )
+            append_events(s, [AuditEvent(
+                actor=created_by or "cli", action=Actions.KEY_CREATED, subject_kind="api_key", subject_id=key_id,
+                at=now, after={"name": name, "role": role.value},  # never the secret or its hash
+            )])
         return IssuedKey(ApiKey(key_id, name, role, now), secret)
 
-    def revoke(self, key_id: str) -> None:
+    def revoke(self, key_id: str, *, revoked_by: str | None = None) -> None:
+        now = datetime.now(UTC)
         with self.db.write() as s:
-            found = s.scalar("SELECT count(*) FROM api_keys WHERE key_id = ? AND revoked_at IS NULL", [key_id])
-            if not found:
+            row = s.fetchone("SELECT name, role FROM api_keys WHERE key_id = ? AND revoked_at IS NULL", [key_id])
+            if row is None:
                 raise NotFound(f"no active key with id {key_id}")
-            s.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", [datetime.now(UTC), key_id])
+            s.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", [now, key_id])
+            append_events(s, [AuditEvent(
+                actor=revoked_by or "cli", action=Actions.KEY_REVOKED, subject_kind="api_key", subject_id=key_id,
+                at=now, before={"name": row[0], "role": row[1]},
+            )])
 
     def list(self) -> list[ApiKey]:
         with self.db.read() as s:
