@@ -4,17 +4,20 @@ checks, the diagnosis engine (parser, models, knowledge base, incident grouper) 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from triage.access.keys import ApiKey, KeyStore, KeyVerifier, split_key
 from triage.api.committer import GroupCommitter
 from triage.api.metrics import Metrics
 from triage.api.writer import BatchWriter
 from triage.diagnosis.engine import DiagnosisEngine, DiagnosisOutcome, EngineState, IncidentIndex
+from triage.diagnosis.models import ServedModels
 from triage.diagnosis.schemas import ErrorEvent
 from triage.incidents.grouping import IncidentGrouper
 from triage.incidents.schemas import FeedbackRequest, Incident, ResolveRequest
@@ -62,6 +65,9 @@ class Runtime:
     #: Called with each batch of stored diagnoses, off the request path (alerts, emergency changes, ...).
     reactions: list[Callable[[Sequence[DiagnosisOutcome]], None]] = field(default_factory=list)
     reactor: BatchWriter | None = None
+    models: ServedModels | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _watcher: threading.Thread | None = None
     readiness_checks: dict[str, Callable[[], str]] = field(default_factory=dict)
     _verifier: KeyVerifier | None = None
     _unknown_keys: dict[str, float] = field(default_factory=dict)
@@ -84,6 +90,12 @@ class Runtime:
         runtime = cls(settings=settings, db=db, keys=KeyStore(db), incidents=incidents, knowledge=knowledge_store,
                       engine=engine, journal=journal)
         runtime.writer = BatchWriter(runtime._persist, on_flush=runtime._flushed)
+        runtime.models = ServedModels(settings.models_dir / "served")
+        runtime.reload_models()
+        runtime._watcher = threading.Thread(target=runtime._watch_models, name="triage-models", daemon=True)
+        runtime._watcher.start()
+        runtime.readiness_checks["models"] = runtime._check_models
+        runtime.readiness_checks["registry"] = runtime._check_registry
         runtime.reactor = BatchWriter(runtime._react, interval=0.5, name="triage-reactions")
         runtime.committer = GroupCommitter(journal, runtime.writer.put_many)
         runtime.readiness_checks["store"] = runtime._check_store
@@ -93,6 +105,7 @@ class Runtime:
 
     def stop(self) -> None:
         """Flush what was accepted and release the store."""
+        self._stopping.set()
         if self.committer is not None:
             self.committer.stop()
         if self.writer is not None:
@@ -225,6 +238,49 @@ class Runtime:
     def forget_key(self, key_id: str) -> None:
         """Drop a revoked key from memory (called by the revoke endpoint)."""
         self.reload_keys()
+
+    # --- models -----------------------------------------------------------------------------------
+    def reload_models(self) -> bool:
+        """Load champions whose served copy changed and swap them into the engine (no request waits)."""
+        assert self.models is not None
+        changed = self.models.poll(on_failure=lambda name, _: self.metrics.model_reload_failures.labels(name).inc())
+        if changed:
+            state = self.engine.state
+            versions = self.models.versions()
+            self.engine.set_state(EngineState(classifier=self.models.classifier(), model_versions=versions,
+                                              incident_index=state.incident_index, causes=state.causes))
+            self.metrics.set_model_versions(versions)
+            log.info("models in service", extra={"models": versions})
+        return changed
+
+    def _watch_models(self, interval: float = 2.0) -> None:
+        while not self._stopping.wait(interval):
+            try:
+                self.reload_models()
+            except Exception:  # keep watching; the failure shows in /readyz via ServedModels.errors
+                log.exception("model reload failed")
+
+    def _check_models(self) -> str:
+        assert self.models is not None
+        classifier = self.engine.state.classifier
+        if classifier is not None:  # one real inference, as a request would do
+            result = classifier.classify(content="Connection refused", template="Connection refused",
+                                         level="ERROR", service="readyz")
+            return f"{self.models.describe()}; inference ok ({result.category})"
+        if self.models.errors:
+            raise RuntimeError(self.models.describe())
+        return self.models.describe()
+
+    def _check_registry(self) -> str:
+        uri = self.settings.tracking_uri
+        if not uri.startswith("sqlite:///"):
+            return f"not checked ({uri.split(':', 1)[0]} tracking store)"
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.exists():
+            return "no registry yet (nothing trained)"
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as con:
+            count = con.execute("SELECT count(*) FROM registered_models").fetchone()[0]
+        return f"{count} registered model(s)"
 
     # --- readiness --------------------------------------------------------------------------------
     def _check_store(self) -> str:

@@ -192,7 +192,7 @@ class DiagnosisEngine:
         signal_text = f"{parsed.content}\n{trace}" if trace else parsed.content
         pattern = self._match(parsed.template_id, template, signal_text, bool(trace))
         classification = self._classify(parsed, template, level, event.service, pattern, trace)
-        severity = self._severity(classification, level, parsed.content)
+        severity = self._severity(classification, level, parsed.content, pattern)
         category = classification.category
 
         assignment = self.grouper.assign(
@@ -293,8 +293,10 @@ class DiagnosisEngine:
         return result
 
     @staticmethod
-    def _severity(classification: Classification, level: str, content: str) -> Severity:
+    def _severity(classification: Classification, level: str, content: str, pattern: KnownPattern | None) -> Severity:
         severity = classification.severity
+        if pattern is not None and pattern.severity and Severity(pattern.severity).rank > severity.rank:
+            severity = Severity(pattern.severity)  # a reviewed signature's severity is a floor, never lowered
         if level == "FATAL" and severity.rank < Severity.HIGH.rank:
             severity = Severity.HIGH
         if _PHI_PLACEHOLDER.search(content) and classification.category == "SECURITY":
