@@ -35,27 +35,12 @@ clean-venv:
 	rm -rf $(VENV)
 
 # The dashboard's chart library, fetched from the npm registry at build time (never from a CDN at run time),
-# checked against its pinned integrity and kept out of git (src/triage/api/static/vendor/).
-CHARTJS_VERSION := 4.6.1
-CHARTJS_INTEGRITY := sha512-hJyniucsFmq//EvXYvJ6c6mahPoI3kaxdjVH8awTaJ/fDNWeSqqqArixMJWkWNN6fcYvPU3HneSANFNYtRi61g==
-VENDOR := src/triage/api/static/vendor
-assets: $(VENDOR)/chart.js-$(CHARTJS_VERSION).txt
+# checked against its pinned sha512 integrity and kept out of git (src/triage/api/static/vendor/).
+# Plain Python (src/triage/api/assets.py): neither node nor npm is needed.
+assets: $(STAMP)
+	@$(BIN)/python -m triage.api.assets
 
-$(VENDOR)/chart.js-$(CHARTJS_VERSION).txt:
-	@command -v npm >/dev/null || { echo "make assets: npm is needed to fetch chart.js (apt-get install npm)"; exit 1; }
-	@rm -rf $(VENDOR) && mkdir -p $(VENDOR)
-	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  (cd "$$tmp" && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null) && \
-	  got="sha512-$$(openssl dgst -sha512 -binary "$$tmp/chart.js-$(CHARTJS_VERSION).tgz" | base64 -w0)" && \
-	  { [ "$$got" = "$(CHARTJS_INTEGRITY)" ] || { echo "make assets: chart.js $(CHARTJS_VERSION) integrity mismatch"; exit 1; }; } && \
-	  tar -xzf "$$tmp/chart.js-$(CHARTJS_VERSION).tgz" -C "$$tmp" package/dist/chart.umd.min.js package/LICENSE.md && \
-	  cp "$$tmp/package/dist/chart.umd.min.js" $(VENDOR)/chart.umd.min.js && \
-	  cp "$$tmp/package/LICENSE.md" $(VENDOR)/chart.js-LICENSE.md && \
-	  printf 'chart.js %s from the npm registry\n%s\n' "$(CHARTJS_VERSION)" "$(CHARTJS_INTEGRITY)" > $@
-	@echo "assets: chart.js $(CHARTJS_VERSION) in $(VENDOR)"
-
-# Debian's chromium for the browser tests (tests/dashboard): installed when missing and possible (root with
-# apt-get); otherwise those tests skip and say why.
+# Debian's chromium for the Playwright browser tests (installed when missing and possible).
 browser:
 	@if [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
