@@ -58,3 +58,34 @@ def test_new_key_works_without_restart(server, cli) -> None:
     with server.client() as c:
         r = c.post("/v1/diagnose", json=_event("late", "boom"), headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 200
+
+
+def test_a_multi_service_incident_gets_a_live_root_cause_ranking(server) -> None:
+    import time
+
+    def at(second: int) -> str:
+        return f"2026-11-26T03:{second // 60:02d}:{second % 60:02d}Z"
+
+    with server.client("service") as svc, server.client("analyst") as analyst:
+        for second in range(0, 90, 3):  # the cache fails first, its callers follow
+            svc.post("/v1/diagnose", json={"service": "rca-cache", "timestamp": at(second), "level": "ERROR",
+                                           "message": "redis connection pool exhausted"})
+            if second > 20:
+                svc.post("/v1/diagnose", json={"service": "rca-cart", "timestamp": at(second), "level": "ERROR",
+                                               "message": "Read timed out calling rca-cache"})
+            if second > 40:
+                svc.post("/v1/diagnose", json={"service": "rca-web", "timestamp": at(second), "level": "ERROR",
+                                               "message": "502 Bad Gateway from rca-cart"})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            d = svc.post("/v1/diagnose", json={"service": "rca-web", "timestamp": at(95), "level": "ERROR",
+                                               "message": "502 Bad Gateway from rca-cart"}).json()
+            if "rootCauseRanking" in d["evidence"]["modelScores"]:
+                break
+            time.sleep(1)
+        ranking = d["evidence"]["modelScores"]["rootCauseRanking"]
+        assert {r["service"] for r in ranking} == {"rca-cache", "rca-cart", "rca-web"}
+        assert d["rootCause"]["service"] == ranking[0]["service"] == "rca-cache"  # it failed first
+        assert set(d["affectedServices"]) == {"rca-cache", "rca-cart", "rca-web"}
+        timeline = analyst.get(f"/v1/incidents/{d['incidentId']}").json()["timeline"]
+        assert any(t["kind"] == "rca" for t in timeline)

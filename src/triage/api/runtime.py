@@ -7,15 +7,19 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pandas as pd
 
 from triage.access.keys import ApiKey, KeyStore, KeyVerifier, split_key
 from triage.api.committer import GroupCommitter
 from triage.api.metrics import Metrics
 from triage.api.writer import BatchWriter
+from triage.diagnosis.cause import rank_incident
 from triage.diagnosis.engine import DiagnosisEngine, DiagnosisOutcome, EngineState, IncidentIndex
 from triage.diagnosis.models import ServedModels
 from triage.diagnosis.schemas import ErrorEvent
@@ -68,6 +72,9 @@ class Runtime:
     models: ServedModels | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
+    #: (ts, service, level, template, content) of recent errors, for live root-cause ranking.
+    _recent: deque = field(default_factory=lambda: deque(maxlen=100_000))
+    _ranked_at: dict[str, datetime] = field(default_factory=dict)  # incident id -> last_seen when ranked
     readiness_checks: dict[str, Callable[[], str]] = field(default_factory=dict)
     _verifier: KeyVerifier | None = None
     _unknown_keys: dict[str, float] = field(default_factory=dict)
@@ -92,7 +99,7 @@ class Runtime:
         runtime.writer = BatchWriter(runtime._persist, on_flush=runtime._flushed)
         runtime.models = ServedModels(settings.models_dir / "served")
         runtime.reload_models()
-        runtime._watcher = threading.Thread(target=runtime._watch_models, name="triage-models", daemon=True)
+        runtime._watcher = threading.Thread(target=runtime._background, name="triage-models-rca", daemon=True)
         runtime._watcher.start()
         runtime.readiness_checks["models"] = runtime._check_models
         runtime.readiness_checks["registry"] = runtime._check_registry
@@ -117,6 +124,8 @@ class Runtime:
     async def diagnose(self, event: ErrorEvent) -> DiagnosisOutcome:
         """Diagnose, journal durably, then return; the store write happens in the background."""
         outcome = self.engine.diagnose(event)
+        self._recent.append((event.timestamp, event.service, outcome.level,
+                             outcome.diagnosis.evidence.template or "", outcome.parsed.content))
         assert self.committer is not None
         await self.committer.submit(JOURNAL_KIND, _payload(outcome), context=outcome)
         d = outcome.diagnosis
@@ -253,12 +262,55 @@ class Runtime:
             log.info("models in service", extra={"models": versions})
         return changed
 
-    def _watch_models(self, interval: float = 2.0) -> None:
+    def _background(self, interval: float = 2.0) -> None:
+        """Every few seconds: follow champion moves, and rank the services of multi-service incidents."""
         while not self._stopping.wait(interval):
             try:
                 self.reload_models()
             except Exception:  # keep watching; the failure shows in /readyz via ServedModels.errors
                 log.exception("model reload failed")
+            try:
+                self.rank_open_incidents()
+            except Exception:
+                log.exception("live root-cause ranking failed")
+
+    def rank_open_incidents(self) -> int:
+        """Root-cause ranking for each open incident spanning services that changed since it was last
+        ranked; the engine's next diagnoses of it carry the result. Returns how many were ranked."""
+        from triage.features.store import FeatureStore
+
+        pending = [
+            (i.incident_id, set(i.services), i.first_seen, i.last_seen)
+            for i in list(self.engine.grouper.open.values())
+            if len(i.services) > 1 and self._ranked_at.get(i.incident_id) != i.last_seen
+        ]
+        if not pending:
+            return 0
+        recent = pd.DataFrame(list(self._recent), columns=["ts", "service", "level", "template_id", "content"])
+        store = FeatureStore(self.settings)
+        ranked = 0
+        for incident_id, services, first_seen, last_seen in pending:
+            since, until = first_seen - timedelta(minutes=32), last_seen + timedelta(minutes=5)
+            stored = store.events(service=sorted(services), since=since.replace(tzinfo=None),
+                                  until=until.replace(tzinfo=None),
+                                  columns=["ts", "service", "level", "template_id", "content"], limit=200_000)
+            if not stored.empty:
+                stored["ts"] = pd.to_datetime(stored["ts"]).dt.tz_localize(UTC)
+            events = pd.concat([stored, recent], ignore_index=True) if not stored.empty else recent
+            cause = rank_incident(events, services=services, first_seen=first_seen, computed_at=utcnow())
+            self._ranked_at[incident_id] = last_seen
+            if cause is None:
+                continue
+            previous = self.engine.state.causes.get(incident_id)
+            self.engine.state.causes[incident_id] = cause
+            ranked += 1
+            if previous is None or previous.service != cause.service:
+                self.incidents.write_batch(timeline=[TimelineRow(
+                    incident_id, cause.computed_at, "rca",
+                    f"root cause: {cause.service} ({cause.confidence:.0%}): {cause.issue}",
+                    details={"ranking": [{"service": s, "score": round(v, 3)} for s, v in cause.ranking[:5]]},
+                )])
+        return ranked
 
     def _check_models(self) -> str:
         assert self.models is not None

@@ -62,6 +62,7 @@ class Classification:
 class OpenIncidentView(Protocol):
     incident_id: str
     services: set[str]
+    severity: Severity
 
 
 class AssignmentView(Protocol):
@@ -201,6 +202,8 @@ class DiagnosisEngine:
         incident = assignment.incident
         if incident is not None and len(incident.services) >= 3 and severity.rank < Severity.HIGH.rank:
             severity = Severity.HIGH  # an error spreading across several services is at least HIGH
+        if incident is not None and severity.rank > incident.severity.rank:
+            incident.severity = severity  # the incident is as severe as its worst diagnosis
 
         cause = self.state.causes.get(assignment.incident_id or "")
         if cause is not None and incident is not None and len(incident.services) > 1:
