@@ -35,7 +35,7 @@ class KnowledgeStore:
                 "body": [a.model_dump_json() for a in articles],
                 "imported_at": [now] * len(articles),
             }
-        )
+        ).drop_duplicates("article_id", keep="last")  # collections repeat some ids
         with self.db.write() as s:
             s.execute("DELETE FROM kb_articles WHERE article_id IN (SELECT unnest(?))", [frame["article_id"].tolist()])
             s.append_df("kb_articles", frame)
