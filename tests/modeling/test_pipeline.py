@@ -43,6 +43,8 @@ def test_config_lookup_and_label_tables(tmp_path: Path) -> None:
         config_path("nope")
     with pytest.raises(NotFound):
         load_config(tmp_path / "missing.yaml")
-    tables = read_label_tables([MODELING / "bgl_alerts.csv", tmp_path / "absent"])
+    tables = read_label_tables([MODELING / "bgl_alerts.csv"])
     assert list(tables) == ["bgl_alerts"] and len(tables["bgl_alerts"]) == 143
+    with pytest.raises(NotFound, match="label table path not found"):
+        read_label_tables([tmp_path / "absent"])
     assert PipelineConfig(name="defaults").train.label_paths == ("@samples/labels",)

@@ -122,20 +122,36 @@ def fold_level(level: object) -> str:
     return _LEVEL_FOLD.get(normalise_level(level), "OTHER")
 
 
+_NORMALISED = "triage.event_frame"
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) or value is pd.NA else str(value)
+
+
 def event_frame(X: Any) -> pd.DataFrame:
-    """The classifier's input columns from a DataFrame (missing optional columns filled)."""
+    """The classifier's input columns from a DataFrame (missing optional columns filled). Plain Python
+    per column: for the one-event frames the scorer passes, pandas' own ops cost more than the model."""
     if not isinstance(X, pd.DataFrame):
         raise ClassifierError(f"the error classifier takes a DataFrame with {', '.join(FEATURE_COLUMNS)}")
+    if X.attrs.get(_NORMALISED):
+        return X
     frame = X.rename(columns={"content": "message", "text": "template"})
     if "message" not in frame.columns and "template" not in frame.columns:
         raise ClassifierError("events need a message or a template column")
-    out = pd.DataFrame(index=frame.index)
+    n = len(frame)
+    data: dict[str, Any] = {}
     for column in ("template", "message", "service"):
-        values = frame[column] if column in frame.columns else pd.Series("", index=frame.index)
-        out[column] = values.astype(object).where(values.notna(), "").astype(str)
-    out["level"] = [fold_level(v) for v in frame["level"]] if "level" in frame.columns else "NONE"
-    lines = pd.to_numeric(frame["n_lines"], errors="coerce") if "n_lines" in frame.columns else None
-    out["n_lines"] = 1 if lines is None else lines.fillna(1).clip(lower=1).astype("int64")
+        data[column] = [_text(v) for v in frame[column].tolist()] if column in frame.columns else [""] * n
+    data["level"] = [fold_level(v) for v in frame["level"].tolist()] if "level" in frame.columns else ["NONE"] * n
+    if "n_lines" in frame.columns:
+        lines = pd.to_numeric(frame["n_lines"], errors="coerce").tolist()
+        data["n_lines"] = [max(1, int(v)) if v == v and v is not None else 1 for v in lines]
+    else:
+        data["n_lines"] = [1] * n
+    out = pd.DataFrame(data, index=frame.index)
+    out["n_lines"] = out["n_lines"].astype("int64")
+    out.attrs[_NORMALISED] = True
     return out
 
 
@@ -158,14 +174,13 @@ class EventFeaturizer(TransformerMixin, BaseEstimator):
         self.use_rules = use_rules
 
     def _texts(self, frame: pd.DataFrame) -> list[str]:
-        template, message = frame["template"], frame["message"]
+        templates, messages = frame["template"].tolist(), frame["message"].tolist()
         if self.text == "message":
-            return message.tolist()
-        fallback = template.where(template.str.strip() != "", message)
+            return messages
         if self.text == "template":
-            return fallback.tolist()
+            return [t if t.strip() else m for t, m in zip(templates, messages, strict=True)]
         if self.text == "both":
-            return (fallback + "\n" + message.where(template.str.strip() != "", "")).tolist()
+            return [f"{t}\n{m}" if t.strip() else f"{m}\n" for t, m in zip(templates, messages, strict=True)]
         raise ClassifierError(f"text must be template, message or both, not {self.text!r}")
 
     def fit(self, X: Any, y: Any = None) -> EventFeaturizer:
@@ -214,8 +229,8 @@ class EventFeaturizer(TransformerMixin, BaseEstimator):
         if self.service_vectorizer_ is not None:
             blocks.append(self.service_vectorizer_.transform(frame["service"].tolist()))
         if self.rules_:
-            blocks.append(_rule_features(frame["template"] + "\n" + frame["message"], self.rules_,
-                                         self.rule_categories_))  # fmt: skip
+            texts = [f"{t}\n{m}" for t, m in zip(frame["template"].tolist(), frame["message"].tolist(), strict=True)]
+            blocks.append(_rule_features(texts, self.rules_, self.rule_categories_))
         level_index = {lv: i for i, lv in enumerate(LEVELS)}
         rows = np.arange(len(frame))
         cols = np.asarray([level_index[lv] for lv in frame["level"]], dtype=np.int64)
@@ -239,12 +254,12 @@ def _rule_hits(text: str, rules: tuple[tuple[str, str, str], ...]) -> tuple[int,
     return tuple(i for i, (_, _, pattern) in enumerate(rules) if _regex(pattern).search(text))
 
 
-def _rule_features(texts: pd.Series, rules: tuple[tuple[str, str, str], ...],
+def _rule_features(texts: list[str], rules: tuple[tuple[str, str, str], ...],
                    categories: tuple[str, ...]) -> sp.csr_matrix:  # fmt: skip
     """One column per rule (matches) and per category (the first matching rule's), as in labelling."""
     category_index = {c: len(rules) + i for i, c in enumerate(categories)}
     rows, cols = [], []
-    for row, text in enumerate(texts.tolist()):
+    for row, text in enumerate(texts):
         hits = _rule_hits(text, rules)
         for i in hits:
             rows.append(row)
@@ -257,13 +272,13 @@ def _rule_features(texts: pd.Series, rules: tuple[tuple[str, str, str], ...],
 
 
 def _shape_features(frame: pd.DataFrame) -> np.ndarray:
-    template = frame["template"].where(frame["template"] != "", frame["message"])
-    return np.column_stack([
-        np.log1p(frame["n_lines"].to_numpy(dtype=np.float64)),
-        np.log1p(template.str.count(r"<\*>").to_numpy(dtype=np.float64)),
-        np.log1p(template.str.split().str.len().fillna(0).to_numpy(dtype=np.float64)),
-        np.log1p(frame["message"].str.len().to_numpy(dtype=np.float64)) / 4.0,
-    ]).astype(np.float32)  # fmt: skip
+    rows = []
+    for template, message, lines in zip(frame["template"].tolist(), frame["message"].tolist(),
+                                        frame["n_lines"].tolist(), strict=True):  # fmt: skip
+        shape = template or message
+        rows.append((np.log1p(lines), np.log1p(shape.count("<*>")), np.log1p(len(shape.split())),
+                     np.log1p(len(message)) / 4.0))  # fmt: skip
+    return np.asarray(rows, dtype=np.float32).reshape(len(rows), len(SHAPE_FEATURES))
 
 
 # ------------------------------------------------------------------------------------------ calibration

@@ -181,7 +181,7 @@ def read_label_tables(paths: Sequence[Path]) -> dict[str, Any]:
     tables: dict[str, Any] = {}
     for path in paths:
         if not path.exists():
-            continue
+            raise NotFound(f"label table path not found: {path}")
         files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
         for file in files:
             if file.stem in tables:
