@@ -34,7 +34,7 @@ ERROR_LEVELS = frozenset({"ERROR", "FATAL"})
 class LogEvidenceConfig:
     min_anchor_traces: int = 3  # an anchor statement must appear in this many baseline traces
     min_follow_ratio: float = 0.5  # ... and be followed by the vanishing statement at least this often
-    rise_weight: float = 0.5  # appearing statements are noisier than vanishing ones (new values, new paths)
+    rise_weight: float = 0.5  # appearing non-error statements are noisier than vanishing ones (new values, paths)
     min_trace_coverage: float = 0.5  # use the conditional test when this share of lines carry trace ids
     max_signals_per_service: int = 3
 
@@ -121,11 +121,12 @@ def _volume_shifts(frame: pd.DataFrame) -> list[dict[str, object]]:
 
 
 def _conditional_changes(frame: pd.DataFrame, cfg: LogEvidenceConfig) -> list[dict[str, object]]:
-    keys = pd.Index(pd.unique(frame["key"]))
-    code = keys.get_indexer(frame["key"])
+    code, uniques = pd.factorize(frame["key"])
+    keys = pd.Index(uniques)
+    trace_codes, _ = pd.factorize(frame["trace_id"])
 
     def incidence(mask: np.ndarray) -> np.ndarray:
-        traces, trace_code = np.unique(frame["trace_id"].to_numpy()[mask], return_inverse=True)
+        traces, trace_code = np.unique(trace_codes[mask], return_inverse=True)
         matrix = np.zeros((len(traces), len(keys)), dtype=np.float32)
         matrix[trace_code, code[mask]] = 1.0
         return matrix
@@ -158,15 +159,18 @@ def _conditional_changes(frame: pd.DataFrame, cfg: LogEvidenceConfig) -> list[di
     np.fill_diagonal(rise, 0.0)
     rows: list[dict[str, object]] = []
     levels = _key_levels(frame)
-    # error lines that stop are good news, not a symptom
+    # error lines that stop are good news, not a symptom; and error lines are too irregular to anchor on
     error_keys = np.asarray([levels.get(k, "") in ERROR_LEVELS for k in keys])
     drop[:, error_keys] = 0.0
+    drop[error_keys, :] = 0.0
+    rise[error_keys, :] = 0.0
     for matrix, vanished in ((drop, True), (rise, False)):
         best_anchor = matrix.argmax(axis=0)
         best = matrix[best_anchor, np.arange(len(keys))]
         for b in np.nonzero(best > 0)[0]:
             a = best_anchor[b]
-            strength = float(llr_to_z(best[b])) * (1.0 if vanished else cfg.rise_weight)
+            is_error = bool(error_keys[b])
+            strength = float(llr_to_z(best[b])) * (1.0 if vanished or is_error else cfg.rise_weight)
             rows.append(_pattern_row(
                 keys[b], strength, vanished, str(levels.get(keys[b], "")),
                 f"after `{_short(keys[a].split(chr(31))[1])}` in {int(m_a[a])} traces, "
@@ -194,7 +198,8 @@ def _share_changes(frame: pd.DataFrame, cfg: LogEvidenceConfig) -> list[dict[str
         vanished = observed < exp
         if vanished and levels.get(key, "") in ERROR_LEVELS:
             continue  # error lines that stop are good news, not a symptom
-        strength = float(llr_to_z(value)) * (1.0 if vanished else cfg.rise_weight)
+        is_error = levels.get(key, "") in ERROR_LEVELS
+        strength = float(llr_to_z(value)) * (1.0 if vanished or is_error else cfg.rise_weight)
         rows.append(_pattern_row(key, strength, vanished, str(levels.get(key, "")),
                                  f"seen {int(observed)} times (expected ~{exp:.1f} from its baseline share)"))
     return rows

@@ -97,9 +97,8 @@ def metric_signals(bundle: IncidentBundle, config: MetricEvidenceConfig | None =
     rules = {name: classify_metric(name) for name in frame["metric"].unique()}
     frame = frame[frame["metric"].map(lambda m: rules[m].kind != "skip")]
     shared = _shared_series(frame, cfg.shared_fraction)
-    typical = (
-        frame[frame["phase"] == 1].groupby("metric")["value"].apply(lambda v: float(np.nanpercentile(np.abs(v), 95)))
-    )
+    base_rows = frame[frame["phase"] == 1]
+    typical = base_rows["value"].abs().groupby(base_rows["metric"]).quantile(0.95)
 
     frame = frame.assign(series=frame.groupby(["service", "instance", "metric"], sort=False).ngroup())
     base = frame[frame["phase"] == 1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pandas as pd
 
 _SPLIT = re.compile(r"[\s,;\"'{}()\[\]=|<>]+")
@@ -20,7 +21,7 @@ _HAS_DIGIT = re.compile(r"\d")
 _CODE_LOCATION = re.compile(r"^(?:[A-Za-z_$][\w$]*(?:\.[\w$]+)*#\d+|[\w/.-]+\.[A-Za-z]{1,5}:\d+)$")
 _MESSAGE_KEYS = ("message", "msg", "log", "event")
 MASK = "<*>"
-_HEAD_CHARS = 400  # the statement is identified long before a payload dump ends
+_HEAD_CHARS = 240  # the statement is identified long before a payload dump ends
 
 
 def template_key(message: str, *, max_tokens: int = 10) -> str:
@@ -34,7 +35,7 @@ def template_key(message: str, *, max_tokens: int = 10) -> str:
     for token in parts:
         if not token:
             continue
-        if _HAS_DIGIT.search(token) and not _CODE_LOCATION.match(token):
+        if not token.isalpha() and _HAS_DIGIT.search(token) and not _CODE_LOCATION.match(token):
             token = MASK
         tokens.append(token[:40])
         if len(tokens) >= max_tokens:
@@ -44,9 +45,9 @@ def template_key(message: str, *, max_tokens: int = 10) -> str:
 
 def template_keys(messages: pd.Series, *, max_tokens: int = 10) -> pd.Series:
     """Template keys for a Series of messages (each distinct message is keyed once)."""
-    unique = pd.unique(messages.astype(str))
-    mapping = {m: template_key(m, max_tokens=max_tokens) for m in unique}
-    return messages.astype(str).map(mapping)
+    codes, unique = pd.factorize(messages.astype(str))
+    keys = np.array([template_key(m, max_tokens=max_tokens) for m in unique], dtype=object)
+    return pd.Series(keys[codes], index=messages.index)
 
 
 def _structured_message(message: str) -> str:

@@ -40,6 +40,7 @@ class TraceEvidenceConfig:
     min_gap_s: float = 0.002  # network gaps below this are clock noise
     gap_rel_noise: float = 0.25  # a gap wanders by ~25 % of itself from minute to minute
     delay_ridge: float = 0.01  # splits a delay between explanations the data cannot separate
+    delay_sparsity: float = 2.0  # L1 price of an explanation, in standard errors: one common cause beats many
     pattern_weight: float = 0.5  # span-count changes are noisier than latency changes (request mix)
 
 
@@ -277,7 +278,7 @@ def _localise_delays(matched: pd.DataFrame, aggregated: pd.DataFrame, cfg: Trace
         b[row] = growth / sigma
     information = np.sqrt((a[: len(equations)] ** 2).sum(axis=0))
     a[len(equations):] = np.diag(np.sqrt(cfg.delay_ridge) * np.maximum(information, 1e-9))
-    delays, _ = nnls(a, b, maxiter=50 * len(unknowns))
+    delays = _sparse_nonnegative_fit(a, b, cfg.delay_sparsity * information)
     best: dict[str, tuple[float, float, str]] = {}
     for unknown, delay, info in zip(unknowns, delays, information, strict=True):
         side, service = unknown.split(":", 1)
@@ -298,6 +299,17 @@ def _localise_delays(matched: pd.DataFrame, aggregated: pd.DataFrame, cfg: Trace
                       f"(largest growth {growth * 1e3:.0f} ms on {label})",
         })
     return rows
+
+
+def _sparse_nonnegative_fit(a: np.ndarray, b: np.ndarray, l1: np.ndarray) -> np.ndarray:
+    """argmin ||a d - b||² + l1·d over d >= 0 (an L1 price per explanation: few causes beat many).
+
+    The linear term is folded into the target: with aᵀw = l1/2, ||a d - (b - w)||² differs from the
+    objective by a constant, so one plain NNLS solves it (``a`` has full column rank thanks to the ridge rows).
+    """
+    w = np.linalg.lstsq(a.T, l1 / 2.0, rcond=None)[0]
+    delays, _ = nnls(a, b - w, maxiter=50 * a.shape[1])
+    return delays
 
 
 def _pooled_spread(frame: pd.DataFrame, keys: list[str]) -> float:
@@ -331,7 +343,7 @@ def _noise(base: np.ndarray, fallback: tuple[float, float], pooled: float, cfg: 
     """(sigma, reference) of one edge or caller's gap: its baseline, else the incident's other gaps."""
     if base.size:
         reference = float(np.median(base))
-        spread = 1.4826 * float(np.median(np.abs(base - reference))) if base.size >= 3 else 0.0
+        spread = 1.4826 * float(np.median(np.abs(base - reference))) if base.size >= 2 else 0.0
     else:
         reference, spread = fallback
     return max(spread, pooled, cfg.gap_rel_noise * abs(reference), cfg.min_gap_s), reference

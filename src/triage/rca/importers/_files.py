@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,10 @@ def find_table(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def read_csv(path: Path, *, usecols: Iterable[str] | None = None) -> pd.DataFrame:
-    """Read a CSV table; any parse failure is an InvalidInput naming the file."""
+def read_csv(path: Path, *, usecols: Callable[[str], bool] | None = None) -> pd.DataFrame:
+    """Read a CSV table (optionally only the columns ``usecols`` accepts); parse failures are InvalidInput."""
     try:
-        return pd.read_csv(path, usecols=list(usecols) if usecols is not None else None, low_memory=False)
+        return pd.read_csv(path, usecols=usecols, low_memory=False)
     except (ValueError, OSError, UnicodeDecodeError, EOFError, pd.errors.ParserError) as exc:
         raise BundleError(f"{path}: not a readable CSV table ({type(exc).__name__}: {exc})") from exc
 

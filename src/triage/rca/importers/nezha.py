@@ -20,14 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from triage.rca.bundle import (
-    BundleError,
-    BundleManifest,
-    DependencyEdge,
-    IncidentBundle,
-    TimeWindow,
-    normalise_table,
-)
+from triage.rca.bundle import BundleError, BundleManifest, DependencyEdge, IncidentBundle, TimeWindow
 from triage.rca.importers._files import csv_header, find_table, label_detection_time, read_csv, read_label
 
 _METRIC_ID_COLUMNS = ("unix", "pod", "service")
@@ -94,10 +87,11 @@ def load_nezha_case(folder: Path, *, detection_time: float | None = None) -> Inc
         detection_time=t0,
         incident_window=incident,
         baseline_windows=tuple(baseline_windows),
-        dependencies=_dependencies(calls),
         notes=tuple(notes),
     )
-    return IncidentBundle(manifest=manifest, logs=logs, metrics=metrics, calls=calls)
+    bundle = IncidentBundle(manifest=manifest, logs=logs, metrics=metrics, calls=calls)
+    edges = _dependencies(bundle.calls)
+    return bundle.model_copy(update={"manifest": manifest.model_copy(update={"dependencies": edges})})
 
 
 def _read_metrics(folder: Path) -> pd.DataFrame | None:
@@ -122,7 +116,8 @@ def _read_logs(folder: Path) -> pd.DataFrame | None:
     path = find_table(folder, "logs")
     if path is None:
         return None
-    return _logs_frame(read_csv(path), path)
+    wanted = {"unix_nano", "pod", "service", "level", "trace_id", "message"}
+    return _logs_frame(read_csv(path, usecols=lambda c: c in wanted), path)
 
 
 def _logs_frame(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -279,7 +274,6 @@ def _reference_time(metrics: pd.DataFrame | None, logs: pd.DataFrame | None) -> 
 def _dependencies(calls: pd.DataFrame | None) -> tuple[DependencyEdge, ...]:
     if calls is None or not len(calls):
         return ()
-    calls = normalise_table("calls", calls)
     edges = calls[(calls["caller"] != "") & (calls["caller"] != calls["callee"])]
     weights = edges.assign(n=edges["count"].fillna(1.0)).groupby(["caller", "callee"])["n"].sum()
     return tuple(
