@@ -147,7 +147,7 @@ async def history_trends(
 ) -> dict[str, Any]:
     where = _filter(service, category, severity, root_cause, status, since, until, q)
     frame = await run_in_threadpool(center(request).history.frame, where)
-    return trends(frame)
+    return await run_in_threadpool(trends, frame)  # pandas work: keep it off the event loop
 
 
 @router.get("/v1/history/facets", tags=["history"], summary="Values the history filters can take")
