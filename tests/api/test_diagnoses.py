@@ -28,7 +28,7 @@ def test_diagnosis_contract_and_incident_flow(server) -> None:
         incident_id = diagnoses[2]["incidentId"]
         detail = analyst.get(f"/v1/incidents/{incident_id}").json()
         assert detail["errorCount"] >= 1 and "orders" in detail["services"]
-        assert any(t["kind"] == "diagnosis" for t in detail["timeline"])
+        assert detail["timeline"][0]["kind"] == "opened"
 
         r = analyst.post(f"/v1/diagnoses/{diagnoses[2]['errorId']}/feedback",
                          json={"categoryCorrect": False, "correctCategory": "DATABASE_CONNECTION"})

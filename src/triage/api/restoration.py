@@ -1,4 +1,7 @@
-"""The wiring recovery needs from the layers above it, shared by the API and ``triage recover``.
+"""The wiring recovery needs from the layers above it, shared by the API and the CLI (``triage snapshot``,
+``triage rollback``, ``triage recover``): this is the one copy of :func:`store_apply`, :func:`audit_sink` and
+``KEEP_KINDS`` (they need both recovery and audit, sibling layers that may not import each other, and the
+API may not import the CLI, so they live here, where both callers can import them).
 
 Recovery (a foundation layer) plans and executes; what it cannot know is injected here: where its audit
 records go, how journal entries are re-applied to the store, how triage's health is probed, how a change
@@ -18,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from triage.errors import InvalidInput, TriageError
-from triage.recovery.records import ROLLBACK, AuditSink, RecoveryRecord
+from triage.recovery.records import KEEP_KINDS, ROLLBACK, AuditSink, RecoveryRecord
 
 if TYPE_CHECKING:
     from triage.alerting.service import AlertService
@@ -33,8 +36,6 @@ if TYPE_CHECKING:
     from triage.settings import Settings
     from triage.storage.database import Session
 
-#: Journal kinds that survive a store rollback: audit events record what happened, whatever is undone.
-KEEP_KINDS = frozenset({"audit"})
 #: How far before an incident a change counts as "recent" for progressive rollback.
 RECENT_CHANGES = timedelta(hours=24)
 #: How long a recorded approval of recovery stages stays valid.
@@ -390,8 +391,8 @@ class Restoration:
 
     def revert(self, change: ChangeRequest) -> str:
         """Undo a change's effect: move a model's champion back, or restore the models/config from the
-        snapshot taken before it. Never the store: restoring it would also rewind the change records and
-        the audit trail kept in it; that is a deliberate `rollback store`, not a side effect."""
+        snapshot taken before it. Never the store: that rewinds every ingested event since (the governance
+        records are carried forward, the data is not); that is a deliberate `rollback store`, not a side effect."""
         from triage.recovery.errors import RestoreRefused
         from triage.recovery.executor import restore_snapshot
         from triage.recovery.manifest import Component

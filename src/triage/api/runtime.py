@@ -96,14 +96,15 @@ class Runtime:
         engine = build_engine(settings)
         runtime = cls(settings=settings, db=db, keys=KeyStore(db), incidents=incidents, knowledge=knowledge_store,
                       engine=engine, journal=journal)
-        runtime.writer = BatchWriter(runtime._persist, on_flush=runtime._flushed)
+        # Batches, not rows: each flush opens the store (tens of ms), so flush about once a second.
+        runtime.writer = BatchWriter(runtime._persist, interval=1.0, on_flush=runtime._flushed)
         runtime.models = ServedModels(settings.models_dir / "served")
         runtime.reload_models()
         runtime._watcher = threading.Thread(target=runtime._background, name="triage-models-rca", daemon=True)
         runtime._watcher.start()
         runtime.readiness_checks["models"] = runtime._check_models
         runtime.readiness_checks["registry"] = runtime._check_registry
-        runtime.reactor = BatchWriter(runtime._react, interval=0.5, name="triage-reactions")
+        runtime.reactor = BatchWriter(runtime._react, interval=2.0, name="triage-reactions")
         runtime.committer = GroupCommitter(journal, runtime.writer.put_many)
         runtime.readiness_checks["store"] = runtime._check_store
         runtime.readiness_checks["writer"] = runtime._check_writer
@@ -121,17 +122,19 @@ class Runtime:
             self.reactor.stop()
 
     # --- diagnosis --------------------------------------------------------------------------------
-    async def diagnose(self, event: ErrorEvent) -> DiagnosisOutcome:
-        """Diagnose, journal durably, then return; the store write happens in the background."""
+    async def diagnose(self, event: ErrorEvent) -> tuple[DiagnosisOutcome, str]:
+        """Diagnose, journal durably, then return the outcome and its JSON; the store write happens in the
+        background."""
         outcome = self.engine.diagnose(event)
+        body = outcome.diagnosis.model_dump_json()
         self._recent.append((event.timestamp, event.service, outcome.level,
                              outcome.diagnosis.evidence.template or "", outcome.parsed.content))
         assert self.committer is not None
-        await self.committer.submit(JOURNAL_KIND, _payload(outcome), context=outcome)
+        await self.committer.submit(JOURNAL_KIND, _payload(outcome, body), context=outcome)
         d = outcome.diagnosis
         self.metrics.diagnoses.labels(d.severity.value, d.category).inc()
         self.metrics.events_accepted.labels("error").inc()
-        return outcome
+        return outcome, body
 
     def _persist(self, batch: list[tuple[JournalEntry, DiagnosisOutcome | None]]) -> None:
         entries = [entry for entry, _ in batch]
@@ -352,24 +355,35 @@ class Runtime:
         return results
 
 
-def _payload(outcome: DiagnosisOutcome) -> dict:
+def _payload(outcome: DiagnosisOutcome, body: str) -> dict:
+    """The journal payload of one diagnosis (``body`` is its JSON, already made for the response).
+
+    The incident timeline records what changes an incident (opened, a service joined, severity rose),
+    not every error: those are in the incident's diagnoses.
+    """
     d = outcome.diagnosis
+    event = outcome.event
     row = DiagnosisRow(
-        error_id=d.error_id, incident_id=d.incident_id, detected_at=d.detected_at,
-        event_ts=outcome.event.timestamp, service=outcome.event.service, level=outcome.level,
-        severity=d.severity.value, category=d.category, template_id=outcome.parsed.template_id,
-        content=outcome.parsed.content, body=d.model_dump_json(),
+        error_id=d.error_id, incident_id=d.incident_id, detected_at=d.detected_at, event_ts=event.timestamp,
+        service=event.service, level=outcome.level, severity=d.severity.value, category=d.category,
+        template_id=outcome.parsed.template_id, content=outcome.parsed.content, body=body,
     )
-    incident = outcome.assignment.incident
+    assignment = outcome.assignment
+    incident = assignment.incident
     if incident is None:
         return diagnosis_payload(row, None, ())
     timeline = []
-    if outcome.assignment.opened:
+    what = {"errorId": d.error_id, "template": d.evidence.template}
+    if assignment.opened:
         timeline.append(TimelineRow(incident.incident_id, d.detected_at, "opened",
-                                    f"{d.severity.value} {d.category} on {outcome.event.service}"))
-    timeline.append(TimelineRow(incident.incident_id, d.detected_at, "diagnosis",
-                                f"{outcome.event.service}: {d.category} ({d.severity.value})",
-                                details={"errorId": d.error_id, "template": d.evidence.template}))
+                                    f"{d.severity.value} {d.category} on {event.service}", details=what))
+    if assignment.new_service:
+        timeline.append(TimelineRow(incident.incident_id, d.detected_at, "diagnosis",
+                                    f"{event.service} joined: {d.category} ({d.severity.value})", details=what))
+    if assignment.escalated:
+        timeline.append(TimelineRow(incident.incident_id, d.detected_at, "escalated",
+                                    f"severity rose to {incident.severity.value} ({event.service}: {d.category})",
+                                    details=what))
     state = IncidentState(
         incident_id=incident.incident_id,
         title=f"{incident.category.replace('_', ' ').title()} on {d.root_cause.service}",

@@ -11,8 +11,9 @@ from typing import Annotated
 
 import typer
 
+from triage.api.restoration import KEEP_KINDS, audit_sink, store_apply
 from triage.cli._common import print_json, settings_of
-from triage.cli.snapshot import KEEP_KINDS, audit_sink, parse_moment, store_apply
+from triage.cli.snapshot import parse_moment
 from triage.errors import InvalidInput
 
 SnapshotOpt = Annotated[

@@ -1,7 +1,8 @@
 """`triage snapshot keygen|create|list|show|verify|restore|prune|schedule`.
 
-Also the wiring recovery needs from the layers above it, shared with `triage rollback`: the apply function
-that re-applies journal entries to the store (rows, audit events) and the audit sink.
+The wiring recovery needs from the layers above it (the apply function that re-applies journal entries to
+the store, the audit sink, ``KEEP_KINDS``) is the API's one copy, ``triage.api.restoration``, shared with
+`triage rollback` and the ``/v1/recovery`` endpoints; it is re-exported here for the CLI modules that use it.
 """
 
 from __future__ import annotations
@@ -9,90 +10,21 @@ from __future__ import annotations
 import getpass
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
+from triage.api.restoration import KEEP_KINDS, audit_sink, store_apply  # light: no pandas/duckdb at import
 from triage.cli._common import print_json, settings_of
 from triage.errors import InvalidInput
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from triage.recovery.journal import ApplyFn, JournalEntry
-    from triage.recovery.records import AuditSink, RecoveryRecord
-    from triage.settings import Settings
-    from triage.storage.database import Session
-
-#: Journal kinds that survive a store rollback: audit events record what happened, whatever is undone.
-KEEP_KINDS = frozenset({"audit"})
+__all__ = ["KEEP_KINDS", "audit_sink", "parse_moment", "register", "store_apply"]
 
 ComponentOpt = Annotated[
     list[str] | None,
     typer.Option("--component", "-c", help="store | models | config | code (repeatable; default: all)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-
-
-# -- wiring --------------------------------------------------------------------------------------------------
-def _apply_audit(session: Session, entries: Sequence[JournalEntry]) -> None:
-    from triage.audit.log import MIGRATIONS, append_events
-    from triage.audit.schemas import AuditEvent
-
-    if not session.table_exists("audit_head"):
-        for migration in MIGRATIONS:  # CREATE … IF NOT EXISTS: safe inside the replay's transaction
-            for statement in migration.sql.split(";"):
-                if statement.strip() and not all(
-                    line.strip().startswith("--") for line in statement.strip().splitlines()
-                ):
-                    session.execute(statement)
-    append_events(session, [AuditEvent.model_validate(e.payload) for e in entries])
-
-
-def store_apply() -> ApplyFn:
-    """Re-apply journal entries in order: ``rows`` to their table, ``audit`` to the audit trail."""
-    from triage.recovery.journal import apply_rows
-
-    appliers = {"rows": apply_rows, "audit": _apply_audit}
-
-    def apply(session: Session, entries: Sequence[JournalEntry]) -> None:
-        run: list[JournalEntry] = []
-        for entry in [*entries, None]:
-            if run and (entry is None or entry.kind != run[0].kind):
-                fn = appliers.get(run[0].kind)
-                if fn is None:
-                    raise InvalidInput(
-                        f"journal entry {run[0].seq} has kind {run[0].kind!r}, which nothing applies"
-                    )
-                fn(session, run)
-                run = []
-            if entry is not None:
-                run.append(entry)
-
-    return apply
-
-
-def audit_sink(settings: Settings) -> AuditSink:
-    """Recovery records → the hash-chained audit trail in the store, written through the journal so that a
-    later store rollback keeps them (KEEP_KINDS)."""
-
-    def sink(record: RecoveryRecord) -> None:
-        from triage.audit.log import MIGRATIONS
-        from triage.audit.schemas import AuditEvent
-        from triage.recovery.journal import Journal, JournaledStore
-        from triage.storage.database import Database
-
-        event = AuditEvent(
-            actor=record.actor, action=record.action, subject_kind=record.subject_kind,
-            subject_id=record.subject_id, at=record.at, before=record.before, after=record.after,
-            reason=record.reason, details=record.details,
-        )  # fmt: skip
-        db = Database(settings.store_path)
-        db.migrate(MIGRATIONS)
-        store = JournaledStore(db, Journal(settings.journal_dir), store_apply())
-        store.submit([("audit", event.model_dump(mode="json"))])
-
-    return sink
 
 
 def parse_moment(text: str) -> datetime:

@@ -9,6 +9,7 @@ else the erroring service itself) → related incidents and articles.
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 import threading
@@ -343,8 +344,14 @@ class DiagnosisEngine:
         return similar
 
 
+_ERROR_ID_PREFIX = secrets.token_hex(4)  # random per process, so ids never repeat across restarts
+_error_counter = itertools.count(1)
+
+
 def new_error_id() -> str:
-    return f"ERR-{secrets.token_hex(8)}"
+    """Unique, short and cheap: a per-process random prefix and a counter (os.urandom per request is slow
+    on some virtual machines)."""
+    return f"ERR-{_ERROR_ID_PREFIX}{next(_error_counter):08x}"
 
 
 def _from_pattern(pattern: KnownPattern, level: str) -> Classification:

@@ -37,6 +37,8 @@ class Assignment:
     incident_id: str | None
     opened: bool
     incident: OpenIncident | None
+    new_service: bool = False  # the error's service joined the incident with this error
+    escalated: bool = False  # the incident's severity rose with this error
 
 
 def new_incident_id(at: datetime) -> str:
@@ -96,6 +98,7 @@ class IncidentGrouper:
             opened = True
         else:
             opened = False
+        new_service = service not in best.services
         best.services.add(service)
         if trace_id:
             best.trace_ids.add(trace_id)
@@ -103,10 +106,12 @@ class IncidentGrouper:
         best.first_seen = min(best.first_seen, at)
         best.error_count += 1
         best.category_counts[category] = best.category_counts.get(category, 0) + 1
-        if SEVERITY_RANK[severity] > SEVERITY_RANK[best.severity]:
+        escalated = SEVERITY_RANK[severity] > SEVERITY_RANK[best.severity]
+        if escalated:
             best.severity = severity
         self._expire(at)
-        return Assignment(best.incident_id, opened, best)
+        return Assignment(best.incident_id, opened, best, new_service=new_service and not opened,
+                          escalated=escalated and not opened)
 
     def _affinity(self, incident: OpenIncident, service: str, at: datetime, trace_id: str | None) -> int:
         if trace_id and trace_id in incident.trace_ids:

@@ -327,14 +327,31 @@ JOURNAL_KIND = "diagnosis"
 def diagnosis_payload(
     diagnosis: DiagnosisRow, incident: IncidentState | None, timeline: Sequence[TimelineRow]
 ) -> dict[str, Any]:
-    """A JSON-able journal payload holding everything one diagnosis writes to the store."""
-    payload: dict[str, Any] = {"diagnosis": {k: _jsonable(getattr(diagnosis, k)) for k in DiagnosisRow.__slots__}}
+    """A JSON-able journal payload holding everything one diagnosis writes to the store (on the request
+    path: written out field by field, which is several times faster than a generic conversion)."""
+    d = diagnosis
+    payload: dict[str, Any] = {"diagnosis": {
+        "error_id": d.error_id, "incident_id": d.incident_id, "detected_at": d.detected_at.isoformat(),
+        "event_ts": d.event_ts.isoformat(), "service": d.service, "level": d.level, "severity": d.severity,
+        "category": d.category, "template_id": d.template_id, "content": d.content, "body": d.body,
+        "journal_seq": d.journal_seq,
+    }}
     if incident is not None:
+        i = incident
+        root = i.root_cause
         payload["incident"] = {
-            k: _jsonable(getattr(incident, k)) for k in IncidentState.__slots__ if k != "root_cause"
-        } | {"root_cause": incident.root_cause.model_dump() if incident.root_cause else None}
+            "incident_id": i.incident_id, "title": i.title, "severity": i.severity, "category": i.category,
+            "services": list(i.services), "error_count": i.error_count,
+            "first_seen": i.first_seen.isoformat(), "last_seen": i.last_seen.isoformat(),
+            "root_cause": {"service": root.service, "issue": root.issue, "confidence": root.confidence}
+            if root else None,
+        }
     if timeline:
-        payload["timeline"] = [{k: _jsonable(getattr(t, k)) for k in TimelineRow.__slots__} for t in timeline]
+        payload["timeline"] = [
+            {"incident_id": t.incident_id, "at": t.at.isoformat(), "kind": t.kind, "summary": t.summary,
+             "actor": t.actor, "details": t.details}
+            for t in timeline
+        ]
     return payload
 
 

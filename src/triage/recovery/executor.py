@@ -13,6 +13,10 @@ An *intent file* (``snapshots/restore-intent.json``) records the paths and inode
 before step 2. :func:`recover_interrupted` reads it: a crash during build just loses the staging; a crash
 during the swap is rolled back target by target (the inode numbers tell which side of each exchange is
 which), so the system is as it was before the restore began.
+
+A store restore rewinds *data* only: inside the swap's exclusive-lock window, the governance tables
+(audit trail, changes, alerts, API keys: :data:`triage.recovery.carry.CARRIED_FORWARD`) are copied from
+the live file into the restored one before it goes live, so no record of what people did is lost.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import glob
 import json
 import os
 import secrets
@@ -42,6 +47,14 @@ from triage.recovery.capture import (
     capture_store,
     layout_of,
 )
+from triage.recovery.carry import (
+    CARRIED_FORWARD,
+    CarryReport,
+    LiveStoreUnreadable,
+    carried_row_counts,
+    carry_forward,
+    unreadable,
+)
 from triage.recovery.chunks import ChunkPipeline
 from triage.recovery.crypto import SnapshotCipher
 from triage.recovery.errors import RestoreRefused, SnapshotCorrupt
@@ -50,7 +63,7 @@ from triage.recovery.planner import Layout, RestorePlan, Target, plan_restore
 from triage.recovery.records import RESTORE, SNAPSHOT, AuditSink, RecoveryRecord, no_audit
 from triage.recovery.repository import DEFAULT_CHUNK_SIZE, SnapshotRepository, fsync_dir
 from triage.settings import Settings
-from triage.storage.database import Database
+from triage.storage.database import Database, Session
 
 INTENT_NAME = "restore-intent.json"
 
@@ -223,6 +236,8 @@ class RestoreReport:
     replayed_to_ts: datetime | None
     seconds: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: Governance tables copied from the live store (rows per table); None when the store was not restored.
+    carried: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -235,6 +250,7 @@ class RestoreReport:
             "replayed_to_ts": self.replayed_to_ts.isoformat() if self.replayed_to_ts else None,
             "seconds": round(self.seconds, 3),
             "notes": list(self.notes),
+            "carried": self.carried,
         }
 
 
@@ -254,7 +270,8 @@ def restore_snapshot(
 ) -> RestoreReport:
     """Restore components of a snapshot (the store optionally brought forward to ``until`` by the journal).
 
-    ``apply`` re-applies journal entries to the store; entries of ``keep_kinds`` survive the rewind.
+    ``apply`` re-applies journal entries to the store; entries of ``keep_kinds`` survive the rewind. The
+    governance tables of the live store are carried into the restored one (see :mod:`.carry`).
     """
     started = time.perf_counter()
     repo = repo or open_repository(settings, create=False)
@@ -272,7 +289,10 @@ def restore_snapshot(
     wanted = plan.components
     intent = _Intent(settings.snapshots_dir / INTENT_NAME)
     replay: jr.ReplayReport | None = None
+    prefix: dict[str, int] | None = None
     rewound: int | None = None
+    carry: CarryReport | None = None
+    kept_aside: Path | None = None
     with _exclusive(settings.snapshots_dir / ".restore.lock"), repo.locked(exclusive=False):
         intent.save(
             {"state": "building", "snapshot": snapshot_id, "targets": [_paths(t) for t in plan.targets]}
@@ -285,7 +305,7 @@ def restore_snapshot(
                 for target in plan.targets:
                     _build(pipe, target)
                 if plan.replay is not None:
-                    replay = _replay(pipe, plan, layout, apply, keep_kinds)
+                    replay, prefix = _replay(pipe, plan, layout, apply, keep_kinds)
                 written = pipe.stats.bytes_read
             for target in plan.targets:
                 if target.kind == "dir":
@@ -301,7 +321,12 @@ def restore_snapshot(
         )
         with store_lock:
             if Component.STORE in wanted:
-                rewound = _mark_rewind(layout, plan, manifest, replay, apply, keep_kinds)
+                try:
+                    rewound, carry = _seal_store(layout, plan, manifest, replay, apply, keep_kinds, prefix)
+                except BaseException:
+                    _discard_staging(plan.targets)
+                    intent.clear()
+                    raise
             swaps = [{**_paths(t), "new_ino": _ino(t.staged), "old_ino": _ino(t.live)} for t in plan.targets]
             intent.save({"state": "swapping", "snapshot": snapshot_id, "targets": swaps})
             for target in plan.targets:
@@ -312,15 +337,25 @@ def restore_snapshot(
                 position = _restored_position(plan, manifest, replay, rewound)
                 jr.start_chain(layout.store_path, manifest.store.stream, position)
             intent.save({"state": "swapped", "snapshot": snapshot_id, "targets": swaps})
+        if carry is not None and not carry.done:  # after "swapped": an undo must still find the old file
+            kept_aside = _keep_aside(next(t for t in plan.targets if t.live == layout.store_path))
         _remove_backups(plan.targets)
         intent.clear()
     notes = _store_notes(manifest, plan) if Component.STORE in wanted else []
     if rewound is not None:
         notes.append(f"journal entries after the restored position are void (rewind marker {rewound})")
+    if carry is not None:
+        notes.extend(carry.notes)
+        if carry.carried:
+            notes.append(
+                f"governance records carried forward from the live store: {', '.join(carry.carried)}"
+            )
+    if kept_aside is not None:
+        notes.append(f"the unreadable live store was kept as {kept_aside}")
     report = RestoreReport(
         snapshot_id, wanted, tuple(str(t.live) for t in plan.targets), written,
         replay.applied if replay else 0, replay.last_seq if replay else None, replay.last_ts if replay else None,
-        time.perf_counter() - started, tuple(notes),
+        time.perf_counter() - started, tuple(notes), dict(carry.carried) if carry is not None else None,
     )  # fmt: skip
     audit(RecoveryRecord(RESTORE, "snapshot", snapshot_id, actor, reason, details=report.as_dict()))
     return report
@@ -349,11 +384,12 @@ def _build(pipe: ChunkPipeline, target: Target) -> None:
 
 def _replay(
     pipe: ChunkPipeline, plan: RestorePlan, layout: Layout, apply: jr.ApplyFn, keep_kinds: frozenset[str]
-) -> jr.ReplayReport:
+) -> tuple[jr.ReplayReport, dict[str, int]]:
     """Bring the staged store forward: journal carried by the snapshot, then the live journal to ``until``.
 
     Two passes over the same entries: the first collects rewind markers (a later restore discarded the
-    entries between its position and the marker), the second applies what they leave.
+    entries between its position and the marker), the second applies what they leave. Also returns the
+    row counts of the carried tables before the replay: the part of them that is the snapshot's own.
     """
     spec = plan.replay
     assert spec is not None
@@ -401,13 +437,15 @@ def _replay(
             )
 
     try:
+        prefix = carried_row_counts(Database(staged_db), CARRIED_FORWARD)
         voids = jr.voids_of(e for e in dense() if e.kind == jr.REWIND)
-        return jr.replay_into(
+        report = jr.replay_into(
             Database(staged_db), dense(), apply, stream=spec.stream, voids=voids, keep_kinds=keep_kinds
         )
+        return report, prefix
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        staged_db.with_name(staged_db.name + ".lock").unlink(missing_ok=True)
+        _remove_lock_files(staged_db)
 
 
 def _restored_position(
@@ -424,23 +462,31 @@ def _restored_position(
     return manifest.store.position
 
 
-def _mark_rewind(
+def _seal_store(
     layout: Layout,
     plan: RestorePlan,
     manifest: SnapshotManifest,
     replay: jr.ReplayReport | None,
     apply: jr.ApplyFn,
     keep_kinds: frozenset[str],
-) -> int | None:
-    """Void the live journal entries past the restored store's position (caller holds the store's lock).
+    prefix: dict[str, int] | None,
+) -> tuple[int | None, CarryReport | None]:
+    """Make the staged store ready to go live (caller holds the live store's exclusive lock).
 
-    Without the marker, a later replay or ``catch_up`` would bring the discarded entries back. Entries of
-    ``keep_kinds`` in the voided range (audit events: things that did happen) are applied to the restored
-    store in the same transaction as its new position.
+    In one transaction on the staged file: carry the governance tables forward from the live file, void the
+    live journal entries past the restored position with a rewind marker (without it, a later replay or
+    ``catch_up`` would bring the discarded entries back), apply the entries of ``keep_kinds`` the restored
+    file would otherwise lack, and record the new position. Returns the marker's seq (None: no marker) and
+    what was carried (None: there was no live store to carry from).
+
+    Which ``keep_kinds`` entries are applied: with the live tables carried, those the live store never
+    applied (past its own journal position: a crash between append and apply), since the others are in
+    the carried audit trail already; without (no live store, or an unreadable one), those past the
+    restored position, as the journal is then the only copy of them.
     """
     capture = manifest.store
     if capture is None:
-        return None
+        return None, None
     stream = capture.stream
     staged_db = next(t.staged for t in plan.targets if t.live == layout.store_path)
     if replay is not None and replay.last_seq is not None:
@@ -451,24 +497,58 @@ def _mark_rewind(
         position = capture.position
     live = jr.Journal(layout.journal_dir, stream)
     last = live.last()
-    if last is None or last.seq <= position:
-        return None
-    survivors = [e for e in live.read(after_seq=position) if e.kind in keep_kinds] if keep_kinds else []
-    marker = live.append(jr.REWIND, {"to_seq": position, "snapshot": manifest.id})
-    if keep_kinds:  # entries appended between the read above and the marker
-        survivors += [
-            e for e in live.read(after_seq=last.seq, upto_seq=marker.seq - 1) if e.kind in keep_kinds
-        ]
+    needs_marker = last is not None and last.seq > position
+    if not layout.store_path.exists() and not needs_marker:
+        return None, None
+
+    def rewind(session: Session, carry: CarryReport | None) -> int | None:
+        marker = (
+            live.append(jr.REWIND, {"to_seq": position, "snapshot": manifest.id}) if needs_marker else None
+        )
+        if keep_kinds:
+            since = carry.live_positions.get(stream, 0) if carry is not None and carry.done else position
+            upto = marker.seq - 1 if marker is not None else None
+            survivors = [e for e in live.read(after_seq=since, upto_seq=upto) if e.kind in keep_kinds]
+            if survivors:
+                apply(session, survivors)
+        if marker is None:
+            return None
+        jr.record_position(session, stream, marker)
+        return marker.seq
+
     db = Database(staged_db)
     try:
         db.migrate(jr.MIGRATIONS)
-        with db.write() as session:
-            if survivors:
-                apply(session, survivors)
-            jr.record_position(session, stream, marker)
+        carry: CarryReport | None = None
+        try:
+            with db.write() as session:
+                if layout.store_path.exists():
+                    carry = carry_forward(session, layout.store_path, CARRIED_FORWARD, prefix_rows=prefix)
+                rewound = rewind(session, carry)
+        except LiveStoreUnreadable as exc:
+            carry = unreadable(str(exc))
+            with db.write() as session:
+                rewound = rewind(session, carry)
     finally:
-        staged_db.with_name(staged_db.name + ".lock").unlink(missing_ok=True)
-    return marker.seq
+        _remove_lock_files(staged_db)
+    return rewound, carry
+
+
+def _remove_lock_files(db_path: Path) -> None:
+    """The lock file(s) ``Database`` keeps beside a staged store (``<file>.lock``, or ``<file>.*.lock``)."""
+    for lock in db_path.parent.glob(glob.escape(db_path.name) + "*.lock"):
+        lock.unlink(missing_ok=True)
+
+
+def _keep_aside(store: Target) -> Path | None:
+    """Keep the replaced (unreadable) store file for forensics instead of deleting it with the backups."""
+    if not store.backup.exists():
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    kept = store.live.with_name(f"{store.live.name}.unreadable-{stamp}-{secrets.token_hex(2)}")
+    os.rename(store.backup, kept)
+    fsync_dir(kept.parent)
+    return kept
 
 
 # -- swapping ----------------------------------------------------------------------------------------------
@@ -533,8 +613,9 @@ def _discard_staging(targets: Sequence[Target]) -> None:
     for t in targets:
         _remove(t.staged)
         if t.kind == "file":
-            for suffix in (".journal", ".lock", ".wal"):
+            for suffix in (".journal", ".wal"):
                 _remove(t.staged.with_name(t.staged.name + suffix))
+            _remove_lock_files(t.staged)
 
 
 def _fsync_tree(root: Path) -> None:

@@ -67,8 +67,10 @@ def _dumps(obj: Any) -> str:
 
 def encode_entry(entry: JournalEntry) -> bytes:
     body = {"seq": entry.seq, "ts": _iso(entry.ts), "kind": entry.kind, "payload": entry.payload}
-    crc = zlib.crc32(_dumps(body).encode("utf-8"))
-    return (_dumps({**body, "crc": f"{crc:08x}"}) + "\n").encode("utf-8")
+    text = _dumps(body).encode("utf-8")
+    # The crc goes last: the line is the canonical text of the body plus one member, so the body is
+    # serialised once (decode_entry re-serialises the object without "crc" and gets the same text).
+    return text[:-1] + b',"crc":"' + f"{zlib.crc32(text):08x}".encode() + b'"}\n'
 
 
 def decode_entry(line: bytes) -> JournalEntry | None:

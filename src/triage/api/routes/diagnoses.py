@@ -32,8 +32,8 @@ class ErrorBatch(BaseModel):
     "incident and returns the diagnosis. The event is stored before the response is sent.",
 )
 async def diagnose(request: Request, event: ErrorEvent, key: ErrorPoster) -> Response:
-    outcome = await request.app.state.runtime.diagnose(event)
-    return Response(outcome.diagnosis.model_dump_json(), media_type=_JSON)
+    _, body = await request.app.state.runtime.diagnose(event)
+    return Response(body, media_type=_JSON)
 
 
 @router.post("/errors:batch", response_model=list[Diagnosis], summary="Diagnose up to 1,000 error events")
@@ -41,8 +41,7 @@ async def diagnose_batch(
     request: Request, batch: ErrorBatch, key: ErrorPoster
 ) -> Response:
     runtime = request.app.state.runtime
-    outcomes = [await runtime.diagnose(event) for event in batch.events]
-    bodies = [o.diagnosis.model_dump_json() for o in outcomes]
+    bodies = [(await runtime.diagnose(event))[1] for event in batch.events]
     return Response("[" + ",".join(bodies) + "]", media_type=_JSON)
 
 
