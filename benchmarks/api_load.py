@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,7 +27,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loadgen import LoadResult, build_request, run_load  # noqa: E402
+from loadgen import LoadResult, build_request, run_load
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -48,6 +49,37 @@ def real_messages(data: Path, limit: int = 4000) -> list[tuple[str, str, str]]:
     return found[:limit]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far, from /proc (0.0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, run) -> tuple[LoadResult, float]:
+    """Run a load and return it with the server's CPU milliseconds per request during it."""
+    before = cpu_seconds(pid)
+    result = run()
+    spent = cpu_seconds(pid) - before
+    return result, (spent * 1000 / result.requests if result.requests else float("nan"))
+
+
+def pooled(runs: list[tuple[LoadResult, float]]) -> tuple[LoadResult, float]:
+    """Several runs of one endpoint as one: requests and seconds add up, latencies pool."""
+    first = runs[0][0]
+    requests = sum(r.requests for r, _ in runs)
+    statuses: dict[int, int] = {}
+    for r, _ in runs:
+        for status, n in r.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+    cpu = sum(c * r.requests for r, c in runs) / requests if requests else float("nan")
+    result = LoadResult(first.name, requests, sum(r.errors for r, _ in runs), sum(r.seconds for r, _ in runs),
+                        tuple(x for r, _ in runs for x in r.latencies_ms), statuses)
+    return result, cpu
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,7 +91,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--requests", type=int, default=60_000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="alternate /healthz and /v1/diagnose this many times and pool the results")
     parser.add_argument("--data", type=Path, default=SHARED)
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="write a py-spy raw profile of the server during the diagnose run here "
+                             "(needs py-spy; see --py-spy)")
+    parser.add_argument("--py-spy", default="py-spy", help="the py-spy executable")
+    parser.add_argument("--profile-gil", action="store_true", help="profile only the thread holding the GIL")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="triage-load-"))
@@ -90,22 +129,39 @@ def main() -> None:
         health = [build_request("GET", "/healthz", host)]
 
         run_load("warm-up", "127.0.0.1", port, diagnose, total=3000, seconds=10, concurrency=4)
-        results: list[LoadResult] = [
-            run_load("GET /healthz", "127.0.0.1", port, health, total=args.requests, seconds=args.seconds,
-                     concurrency=args.concurrency),
-            run_load("POST /v1/diagnose", "127.0.0.1", port, diagnose, total=args.requests,
-                     seconds=args.seconds, concurrency=args.concurrency),
-        ]
+        load_before = os.getloadavg()[0]
+        rounds: dict[str, list[tuple[LoadResult, float]]] = {"GET /healthz": [], "POST /v1/diagnose": []}
+        for round_no in range(args.rounds):  # alternate, so a change in the machine's load hits both
+            for name, requests in (("GET /healthz", health), ("POST /v1/diagnose", diagnose)):
+                profiler = None
+                if args.profile and name.endswith("diagnose") and round_no == 0:
+                    profiler = subprocess.Popen(
+                        [args.py_spy, "record", "-p", str(server.pid), "-r", "50", "-f", "raw", "-o",
+                         str(args.profile), "-d", str(int(args.seconds) + 1), "--threads",
+                         *(["--gil"] if args.profile_gil else [])],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    time.sleep(1.0)  # let it attach
+                rounds[name].append(measured(server.pid, lambda name=name, requests=requests: run_load(
+                    name, "127.0.0.1", port, requests, total=args.requests, seconds=args.seconds,
+                    concurrency=args.concurrency)))
+                if profiler is not None:
+                    profiler.wait(60)
+        load_after = os.getloadavg()[0]
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(60)
+        shutil.rmtree(home, ignore_errors=True)
 
     print(f"\nmachine: {os.cpu_count()} cores; server: 1 uvicorn worker; load: {args.concurrency} connections, "
-          f"≤ {args.seconds:.0f} s or {args.requests} requests each")
-    print(f"| endpoint | requests | req/s | p50 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|---|")
-    for r in results:
-        print(f"| {r.name} | {r.requests} | {r.rate:,.0f} | {r.p50:.2f} | {r.percentile(99):.2f} | {r.errors} |")
+          f"≤ {args.seconds:.0f} s or {args.requests} requests each, {args.rounds} round(s) alternating")
+    print(f"load average (1 min) before / after the measured runs: {load_before:.1f} / {load_after:.1f}")
+    print("| endpoint | requests | req/s | p50 ms | p99 ms | errors | server CPU ms/request |")
+    print("|---|---|---|---|---|---|---|")
+    runs = [pooled(results) for results in rounds.values()]
+    results = [r for r, _ in runs]
+    for r, cpu in runs:
+        print(f"| {r.name} | {r.requests} | {r.rate:,.0f} | {r.p50:.2f} | {r.percentile(99):.2f} | {r.errors} "
+              f"| {cpu:.3f} |")
     ratio = results[1].rate / results[0].rate if results[0].rate else 0.0
     print(f"\ndiagnose / healthz throughput ratio: {ratio:.2f}")
 

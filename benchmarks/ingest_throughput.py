@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,15 +103,28 @@ def bare_drain(lines: list[str]) -> Timing:
     return Timing(time.perf_counter() - wall, time.process_time() - cpu)
 
 
-def run_ingest(home: Path, target: Path) -> tuple[dict, Timing, int]:
-    """(the --json report, timing, peak RSS in MiB) of one `triage ingest` process (os.wait4 on its pid)."""
+def run_ingest(
+    home: Path, target: Path, read_latencies: list[float] | None = None
+) -> tuple[dict, Timing, int]:
+    """(the --json report, timing, peak RSS in MiB) of one `triage ingest` process (os.wait4 on its pid).
+
+    With ``read_latencies``, a thread meanwhile reads the store every 0.1 s the way the scorer and notebooks
+    do (open read-only under the shared lock, one query, close) and appends how long each read took."""
     cmd = [sys.executable, "-m", "triage.cli", "--home", str(home), "ingest", str(target), "--json"]
     out_path = home.parent / f"{home.name}.out"
+    done = threading.Event()
+    reader = None
+    if read_latencies is not None:
+        reader = threading.Thread(target=_read_while, args=(home, done, read_latencies), daemon=True)
+        reader.start()
     started = time.perf_counter()
     with open(out_path, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
+    done.set()
+    if reader is not None:
+        reader.join()
     text = out_path.read_text(errors="replace").strip()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"triage ingest failed: {text[-500:]}")
@@ -119,6 +133,30 @@ def run_ingest(home: Path, target: Path) -> tuple[dict, Timing, int]:
         Timing(wall, usage.ru_utime + usage.ru_stime),
         usage.ru_maxrss // 1024,
     )
+
+
+def _read_while(home: Path, done: threading.Event, latencies: list[float]) -> None:
+    from triage.settings import Settings
+    from triage.storage.database import Database, StorageError
+
+    db = Database(Settings(home=home).store_path)
+    while not done.is_set():
+        started = time.perf_counter()
+        try:
+            with db.read() as session:
+                if session.table_exists("events"):
+                    session.scalar("SELECT count(*) FROM events")
+            latencies.append(time.perf_counter() - started)
+        except StorageError:  # not created yet
+            pass
+        time.sleep(0.1)
+
+
+def _runs(home: Path) -> dict:
+    from triage.features.store import FeatureStore
+    from triage.settings import Settings
+
+    return FeatureStore(Settings(home=home)).ingest_runs().iloc[-1].to_dict()
 
 
 def compare(data: Path, tmpdir: Path, min_lines: int) -> None:
@@ -136,7 +174,8 @@ def compare(data: Path, tmpdir: Path, min_lines: int) -> None:
     bare_raw = bare_drain(raw)
     bare_content = bare_drain(contents)
     del raw, contents
-    report, ours, rss = run_ingest(tmpdir / "home", corpus)
+    latencies: list[float] = []
+    report, ours, rss = run_ingest(tmpdir / "home", corpus, latencies)
     assert report["lines"] == n, report
     assert report["events"] + report["merged"] + report["quarantined"] == report["lines"], report
 
@@ -156,6 +195,20 @@ def compare(data: Path, tmpdir: Path, min_lines: int) -> None:
         ratio = "" if t is ours else f"{t.wall / ours.wall:.2f} | {t.cpu / ours.cpu:.2f}"
         print(
             f"| {name} | {t.wall:.2f} | {n / t.wall:,.0f} | {t.cpu:.2f} | {n / t.cpu:,.0f} | {ratio or ' | '} |"
+        )
+    runs = _runs(tmpdir / "home")
+    print()
+    print(
+        f"write-lock holds by the ingest: {runs['commits']} batch commits, mean"
+        f" {runs['commit_seconds'] / max(runs['commits'], 1) * 1000:.0f} ms,"
+        f" max {runs['max_commit_seconds'] * 1000:.0f} ms"
+    )
+    if latencies:
+        ordered = sorted(latencies)
+        p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        print(
+            f"reads of the store by another process during the ingest (every 0.1 s): {len(ordered)} reads,"
+            f" p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms"
         )
 
 

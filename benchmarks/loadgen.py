@@ -32,7 +32,7 @@ class LoadResult:
         if not self.latencies_ms:
             return float("nan")
         data = sorted(self.latencies_ms)
-        return data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))]
+        return data[min(len(data) - 1, round(p / 100 * (len(data) - 1)))]
 
     @property
     def p50(self) -> float:

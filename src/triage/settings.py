@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Parsing: a YAML file of extra redaction/masking rules (same shape as triage/parsing/default_rules.yaml).
     parsing_rules_path: Path | None = None
-    # Ingest: physical lines per committed batch (smaller = shorter store locks and finer resume points).
+    # Ingest: physical lines per committed batch (one short write session each; also the resume grain).
     ingest_batch_lines: int = Field(default=25_000, ge=1)
 
     # Derived locations: one place decides the layout of the home folder.

@@ -85,3 +85,16 @@ def test_related_incidents_come_from_the_index(knowledge: KnowledgeBase) -> None
     engine = DiagnosisEngine(parser=TemplateParser(), knowledge=knowledge, grouper=IncidentGrouper(), state=EngineState(incident_index=index))
     d = engine.diagnose(_event("orders", "connection pool exhausted")).diagnosis
     assert [r.incident_id for r in d.related_incidents] == ["INC-OLD"]
+
+
+def test_recent_pattern_findings_reach_the_evidence(knowledge: KnowledgeBase) -> None:
+    engine = DiagnosisEngine(parser=TemplateParser(), knowledge=knowledge, grouper=IncidentGrouper())
+    first = engine.diagnose(_event("ledger", "shard 7 refused write")).diagnosis
+    assert "recentPattern" not in first.evidence.model_scores
+    engine.state.patterns = {("ledger", first.evidence.template_id): ("new,burst", 6.25)}
+    second = engine.diagnose(_event("ledger", "shard 9 refused write", minutes=1)).diagnosis
+    assert second.evidence.template_id == first.evidence.template_id
+    assert second.evidence.model_scores["recentPattern"] == {"kinds": ["new", "burst"], "score": 6.25}
+    assert any("new, burst in ledger's recent errors" in n for n in second.evidence.notes)
+    other = engine.diagnose(_event("billing", "shard 9 refused write", minutes=1)).diagnosis
+    assert "recentPattern" not in other.evidence.model_scores  # flagged for ledger, not billing

@@ -16,7 +16,7 @@ from triage.settings import Settings
 from triage.storage.database import StorageError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "features"
-BATCH_LINES = 250
+BATCH_LINES = 200
 
 
 def _big_log(path: Path, copies: int) -> int:
@@ -59,7 +59,7 @@ def _kill_after_progress(proc: subprocess.Popen[bytes], settings: Settings, beyo
 
 def test_sigkill_mid_ingest_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     log = tmp_path / "big.log"
-    total = _big_log(log, copies=20)
+    total = _big_log(log, copies=12)
     home = tmp_path / "home"
     settings = Settings(home=home)
 

@@ -65,7 +65,7 @@ def test_a_fresh_home_gets_samples_champions_and_one_admin_key(first_run: tuple[
     settings, out = first_run
     assert "loaded 3 sample logs" in out and "6,000 lines -> 6,000 events" in out
     assert "trained and registered error-classifier v1 [champion]" in out
-    assert champions(settings) == {"error-classifier": ({"champion": 1}, 1)}
+    assert champions(settings) == {"error-classifier": ({"champion": 1}, 1), "template-patterns": ({"champion": 1}, 1)}
     (secret,) = secrets_in(out)  # shown once, alone on its line
     admins = [k for k in KeyStore(Database(settings.store_path)).list() if k.role is Role.ADMIN]
     assert len(admins) == 1 and secret.startswith(f"trg_{admins[0].key_id}_")
@@ -79,8 +79,9 @@ def test_serving_replays_the_bundled_incident_once_through_the_api(first_run: tu
     # second run: nothing to load or train; serve, replay, stop
     out = said(triage(settings.home, "run", "--pipeline", "tiny", "--port", "0", "--replay-speed", "40",
                       "--exit-when-ready"))  # fmt: skip
-    assert "samples not loaded" in out and "champions registered for error-classifier; not retrained" in out
-    assert champions(settings) == {"error-classifier": ({"champion": 1}, 1)}  # not retrained
+    assert "samples not loaded" in out and "not retrained" in out
+    assert champions(settings) == {"error-classifier": ({"champion": 1}, 1),
+                                   "template-patterns": ({"champion": 1}, 1)}  # not retrained
     assert "admin API key exists" in out and secrets_in(out) == []  # never shown again
     assert f"replayed {REPLAYED_ERRORS} of {REPLAYED_ERRORS} error events from 5 services" in out
     assert "the dataset records the injected fault in ts-basic-service" in out
@@ -113,6 +114,20 @@ def test_serving_replays_the_bundled_incident_once_through_the_api(first_run: tu
         assert main.incident_id in {i["incidentId"] for i in summary["incidents"]}
         assert httpx.get(f"{url}/v1/incidents", timeout=30).status_code == 401  # the dashboard needs the key
 
+        # the pattern champion looks at recent errors: a message shape it never saw is flagged "new"
+        novel = {"service": "billing", "level": "ERROR", "message": "ledger shard 7 refused write: quota frozen",
+                 "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        flagged: dict = {}
+        novel_posts = 0
+        deadline = time.monotonic() + 60
+        while not flagged and time.monotonic() < deadline:
+            answer = httpx.post(f"{url}/v1/diagnose", json=novel, headers=admin, timeout=30)
+            assert answer.status_code == 200, answer.text
+            novel_posts += 1
+            flagged = answer.json()["evidence"]["modelScores"].get("recentPattern", {})
+            time.sleep(0.5)
+        assert "new" in flagged["kinds"], flagged
+
         # `triage replay` against the running server, with its own temporary service key
         replayed = said(triage(settings.home, "replay", "--url", url, "--speed", "1000", "--max-events", "5",
                                "--json"))  # fmt: skip
@@ -121,7 +136,7 @@ def test_serving_replays_the_bundled_incident_once_through_the_api(first_run: tu
         stopped = server.stop()
     assert stopped == 130 and "replay interrupted" not in server.output  # Ctrl-C: a clean stop
     with db.read() as session:
-        assert session.scalar("SELECT count(*) FROM diagnoses") == REPLAYED_ERRORS + 5
+        assert session.scalar("SELECT count(*) FROM diagnoses") == REPLAYED_ERRORS + novel_posts + 5
 
 
 def test_bad_states_give_one_line_and_exit_2(tmp_path: Path) -> None:

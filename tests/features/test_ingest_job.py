@@ -85,6 +85,9 @@ def test_a_grown_file_adds_only_its_new_lines(settings: Settings, tmp_path: Path
     assert sorted(events["line_no"]) == list(range(1, 301))
     assert events.groupby("run_id").size().sort_values().tolist() == [120, 180]
     assert len(store.sources()) == 1
+    runs = store.ingest_runs()
+    assert runs["commits"].tolist() == [1, 1] and (runs["max_commit_seconds"] > 0).all()
+    assert (runs["commit_seconds"] >= runs["max_commit_seconds"]).all()
 
 
 def test_a_file_rewritten_under_the_same_name_is_a_new_source(settings: Settings, tmp_path: Path) -> None:

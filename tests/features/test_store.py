@@ -214,3 +214,12 @@ def test_read_of_a_missing_table_is_not_found(store: FeatureStore, tmp_path: Pat
 def test_sql_is_read_only(store: FeatureStore) -> None:
     with pytest.raises(StorageError):
         store.sql("DELETE FROM events")
+
+
+def test_a_store_made_by_an_older_version_is_upgraded_in_place(settings: Settings) -> None:
+    s = FeatureStore(settings)
+    s.db.migrate([m for m in migrations() if m.version == 1])  # what the first release created
+    s.begin_run("old", paths=["a.log"], format=None, service=None, now=NOW)
+    assert [m.version for m in s.migrate()] == [m.version for m in migrations() if m.version > 1]
+    runs = s.ingest_runs()
+    assert runs.loc[0, "run_id"] == "old" and runs.loc[0, "commits"] == 0

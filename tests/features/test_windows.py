@@ -95,6 +95,22 @@ def test_error_rates_honours_explicit_span() -> None:
         error_rates(SAMPLE, window="1min", start=T0 + pd.Timedelta(hours=1), end=T0)
 
 
+def test_error_rates_per_service_span_for_sources_years_apart() -> None:
+    years = 365 * 24 * 3600 * 10  # a second source logged ten years later
+    far = events([(0, "old", "T1", "ERROR", "c"), (120, "old", "T1", "INFO", "c"),
+                  (years, "new", "T2", "INFO", "c"), (years + 60, "new", "T2", "ERROR", "c")])  # fmt: skip
+    with pytest.raises(FeatureViewError, match="too many; use a longer window or span='service'"):
+        error_rates(far, window="1min")  # one shared grid: millions of empty windows
+    out = error_rates(far, window="1min", span="service")
+    assert out.groupby("service").size().to_dict() == {"new": 2, "old": 3}  # each over its own span only
+    assert out["n_events"].sum() == 4 and out["n_errors"].sum() == 2
+    assert out.loc[out["service"] == "old", "n_events"].tolist() == [1, 0, 1]
+    bounded = error_rates(far.iloc[:2], window="1min", span="service", end=T0 + pd.Timedelta(minutes=4))
+    assert len(bounded) == 5
+    with pytest.raises(FeatureViewError, match="span must be"):
+        error_rates(far, span="everything")
+
+
 def test_error_signatures_group_errors_with_stable_ids() -> None:
     out = error_signatures(SAMPLE)
     assert out.attrs["view"] == ERROR_SIGNATURES.tag

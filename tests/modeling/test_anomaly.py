@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import pickle
 from pathlib import Path
 
@@ -7,10 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from triage.errors import InvalidInput
-from triage.features.sessions import parse_session_lines
+from triage.features.sessions import SessionConfig, parse_session_lines
 from triage.modeling.anomaly import (
     DEFAULT_FPR,
     SKOPS_TRUSTED_TYPES,
@@ -33,19 +33,7 @@ from triage.modeling.anomaly import (
     parse_method,
 )
 
-# A novelty detector's threshold is set so that at most `fpr` of *new* normal points exceed it; on its own
-# training blobs it may flag none (a training point is at distance 0 from itself; no invariant exists in
-# random blobs; a 2-D blob has no residual space), which these two checks require. Every other check runs.
-NOVELTY = "novelty detector: may flag no training point, which this check requires"
-EXPECTED_FAILURES = {"check_outliers_train": NOVELTY, "check_outliers_fit_predict": NOVELTY}
-
-
-@parametrize_with_checks(
-    [CountVectorNovelty(), PCAResidual(), InvariantsMiner()],
-    expected_failed_checks=lambda est: EXPECTED_FAILURES,
-)
-def test_sklearn_contract(estimator, check) -> None:
-    check(estimator)
+# scikit-learn's estimator checks of the numeric detectors run once, in test_sklearn_api.py.
 
 
 def read(fixtures_dir: Path, name: str) -> list[tuple[str, ...]]:
@@ -334,3 +322,70 @@ def test_binary_metrics() -> None:
     assert binary_metrics([0, 0], [0, 0])["f1"] == 0.0
     with pytest.raises(AnomalyModelError):
         binary_metrics([1], [1, 0])
+
+
+# ------------------------------------------------------------------------------- registry entries
+def test_session_specs_train_on_labelled_blocks_and_score_as_promotion_does(hdfs) -> None:
+    from triage.modeling.anomaly import (
+        SESSION_MODEL_NAME,
+        SUPERVISED_MODEL_NAME,
+        SessionModel,
+        session_eval_score,
+    )
+    from triage.modeling.registry import model_spec
+    from triage.modeling.specs import InsufficientData, TrainingInputs, held_back_frame
+    from triage.modeling.tracking import _tuples
+
+    events, labels = store_like_events(hdfs)
+    table = pd.DataFrame({"BlockId": list(labels), "Label": ["Anomaly" if v else "Normal" for v in labels.values()]})
+    inputs = TrainingInputs(events=events, templates=pd.DataFrame(), label_tables={"blocks": table})
+    for name in (SESSION_MODEL_NAME, SUPERVISED_MODEL_NAME):
+        spec = model_spec(name)
+        trained = spec.build(inputs)
+        assert isinstance(trained.estimator, SessionModel) and spec.primary_metric == "eval_score"
+        frame = _tuples(pd.read_parquet(io.BytesIO(held_back_frame(trained).to_parquet())))  # as the registry keeps it
+        assert frame["label"].any() and trained.metrics["eval_score"] == trained.metrics["eval_f1"] >= 0.8
+        assert spec.score(trained.estimator, frame) == pytest.approx(trained.metrics["eval_score"])
+        scored = trained.estimator.score_events(events.iloc[:400])  # raw events in: the preprocessing travels
+        assert {"session_id", "score", "anomalous"} <= set(scored.columns) and len(scored) > 10
+    flag_all = SessionModel.of(SessionConfig(), SessionAnomalyDetector(members=("new",)).fit([("x",), ("x",)]))
+    assert session_eval_score(flag_all, frame) < trained.metrics["eval_score"]  # every session flagged: low precision
+    unlabelled = TrainingInputs(events=events, templates=pd.DataFrame())
+    assert "eval_f1" not in model_spec(SESSION_MODEL_NAME).build(unlabelled).metrics  # specificity instead
+    with pytest.raises(InsufficientData, match="needs labelled sessions"):
+        model_spec(SUPERVISED_MODEL_NAME).build(unlabelled)
+    with pytest.raises(InsufficientData, match="only 0 sessions"):
+        model_spec(SESSION_MODEL_NAME).build(TrainingInputs(events=events.assign(content="no id"),
+                                                            templates=pd.DataFrame()))  # fmt: skip
+    with pytest.raises(InvalidInput, match="session-anomaly parameter fpr"):
+        model_spec(SESSION_MODEL_NAME).build(TrainingInputs(events=events, templates=pd.DataFrame(),
+                                                            params={"fpr": 2}))  # fmt: skip
+
+
+def test_window_spec_holds_back_each_services_own_recent_windows(hdfs) -> None:
+    from triage.modeling.anomaly import WINDOW_MODEL_NAME
+    from triage.modeling.registry import model_spec
+    from triage.modeling.specs import TrainingInputs
+
+    events, _ = store_like_events(hdfs)
+    later = events.assign(ts=events["ts"] + pd.Timedelta(days=3650), service="other")  # ten years later
+    trained = model_spec(WINDOW_MODEL_NAME).build(TrainingInputs(events=pd.concat([events, later]),
+                                                                 templates=pd.DataFrame()))  # fmt: skip
+    held = trained.eval_sessions
+    assert trained.params["session_key"] == "time_window:0 days 00:05:00:service"
+    assert sorted({s[0] for s in held["services"]}) == ["hdfs", "other"]  # not just the later service
+    assert 0.0 <= trained.metrics["eval_score"] <= 1.0
+    assert trained.metrics["eval_score"] == pytest.approx(1.0 - trained.metrics["eval_flag_rate"])
+
+
+def test_session_labels_from_tables() -> None:
+    from triage.modeling.anomaly import session_labels
+
+    tables = {"classifier": pd.DataFrame({"message": ["x"]}),
+              "blocks": pd.DataFrame({"BlockId": ["blk_1", "blk_2", "blk_3"], "Label": ["Anomaly", "Normal", 1]})}
+    assert session_labels(tables) == {"blk_1": True, "blk_2": False, "blk_3": True}
+    assert session_labels({"classifier": tables["classifier"]}) is None
+    with pytest.raises(InvalidInput, match="neither normal nor anomalous"):
+        session_labels({"b": pd.DataFrame({"session_id": ["s"], "label": ["maybe"]})})
+    with pytest.raises(InvalidInput, match="no labelled table named 'nope'"):
+        session_labels(tables, "nope")

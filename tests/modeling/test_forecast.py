@@ -163,3 +163,57 @@ def test_fitted_forecaster_serialises_with_skops(tmp_path) -> None:
     recent = rates_frame({"a": np.r_[noisy(40, 0.01, seed=21), 0.01 + 0.005 * np.arange(1, 11)]})
     assert len(model.warnings(recent)) == 1
     assert loaded.warnings(recent) == model.warnings(recent) and loaded.thresholds_ == model.thresholds_
+
+
+def test_forecast_errors_replay_the_trend_line_against_what_happened() -> None:
+    trend = 0.01 + 0.001 * np.arange(60)  # a steady rise: the trend line forecasts it exactly
+    series = rates_frame({"a": trend}, events_per_window=1000)
+    model = ErrorRateForecaster(horizon=3, lookback=6).fit(series)
+    exact = model.forecast_errors(series, start=40)
+    assert exact["n_forecasts"] == 3 * 18 + 2 + 1  # origins 39..58, horizons cut at the end of the series
+    assert exact["mae"] == pytest.approx(0.0, abs=1e-9)
+    assert exact["naive_mae"] == pytest.approx(0.001 * (18 * 6 + 3 + 1) / 57)  # last value lags by 1..3 steps
+    noisy_series = noisy(60, 0.02, seed=5)
+    short, long = ErrorRateForecaster(lookback=3), ErrorRateForecaster(lookback=24)
+    frame = rates_frame({"a": noisy_series})
+    errors = {m.lookback: m.fit(frame).forecast_errors(frame, start={"a": 30})["mae"] for m in (short, long)}
+    assert errors[24] < errors[3]  # on stationary noise a longer line is steadier
+    assert model.forecast_errors(frame, start={"other": 3})["n_forecasts"] == 0  # a service not named: not replayed
+
+
+def test_build_forecaster_on_services_years_apart_and_score_it_for_promotion() -> None:
+    from triage.modeling.forecast import (
+        ForecastConfig,
+        build_error_rate_forecaster,
+        score_error_rate_forecaster,
+    )
+    from triage.modeling.registry import model_spec
+    from triage.modeling.specs import InsufficientData, TrainingInputs
+
+    rng = np.random.default_rng(21)
+    rows = []
+    for service, start in (("old", T0), ("new", T0 + pd.Timedelta(days=3650))):  # ten years apart
+        for minute in range(90):
+            p = 0.02 + (0.004 * (minute - 60) if service == "new" and minute > 60 else 0.0)
+            for second in range(0, 60, 3):
+                rows.append((start + pd.Timedelta(minutes=minute, seconds=second), service, "T",
+                             "ERROR" if rng.random() < p else "INFO"))
+    events = pd.DataFrame(rows, columns=["ts", "service", "template_id", "level"])
+    trained = build_error_rate_forecaster(events, ForecastConfig(window="1min", holdout=0.3))
+    frame = trained.eval_sessions
+    assert frame.groupby("service").size().to_dict() == {"new": 90, "old": 90}  # no grid across the decade
+    assert frame.groupby("service")["holdout"].sum().to_dict() == {"new": 27, "old": 27}
+    assert trained.estimator.window == "1min" and trained.metrics["backtest_n_forecasts"] > 0
+    assert 0 < trained.metrics["backtest_mae"] < trained.metrics["backtest_naive_mae"] * 2
+    score = score_error_rate_forecaster(trained.estimator, frame)
+    assert score == pytest.approx(trained.metrics["backtest_mae"])
+    jumpy = ErrorRateForecaster(lookback=3, window="1min").fit(frame.drop(columns=["holdout"]))
+    assert score_error_rate_forecaster(jumpy, frame) > score  # the gate tells a worse forecaster apart
+    spec = model_spec("error-rate-forecaster")
+    assert spec.primary_metric == "backtest_mae" and spec.greater_is_better is False
+    with pytest.raises(InsufficientData, match="nothing to forecast"):
+        spec.build(TrainingInputs(events=events.assign(ts=pd.NaT), templates=pd.DataFrame()))
+    with pytest.raises(InvalidInput, match="error-rate-forecaster parameter horizon"):
+        spec.build(TrainingInputs(events=events, templates=pd.DataFrame(), params={"horizon": 0}))
+    recent = events[events["service"] == "new"]
+    assert [w.service for w in trained.estimator.warnings_from_events(recent)] in ([], ["new"])

@@ -122,3 +122,68 @@ def test_build_pattern_detector_reports_holdout_noise() -> None:
     assert trained.params["model_version"] == "template-patterns/v1"
     with pytest.raises(InvalidInput):
         build_pattern_detector(history(hours=1).assign(ts=pd.NaT))
+
+
+def test_rates_are_per_service_span_for_sources_years_apart() -> None:
+    old = history(hours=2)
+    new = old.assign(ts=old["ts"] + pd.Timedelta(days=3650), service=old["service"].map({"api": "web", "db": "cache"}))
+    detector = TemplatePatternDetector(window="1min").fit(pd.concat([old, new]))
+    assert detector.n_windows_by_service_ == {"api": 120, "db": 120, "cache": 120, "web": 120}
+    # a usual minute of each service is ordinary: one decade-long grid would have made every template rare
+    usual = batch([(s, svc, "T1", "INFO") for s in range(0, 60, 12) for svc in ("api", "web")],
+                  T0 + pd.Timedelta(hours=3))
+    assert detector.detect(usual) == []
+
+
+def test_summarise_agrees_with_detect(detector) -> None:
+    start = T0 + pd.Timedelta(hours=11)
+    rows = [(2 * i, "db", "T9", "ERROR") for i in range(20)]
+    rows += [(125, "api", "T8", "ERROR"), (126, "api", "T7", "ERROR"), (1, "api", "T1", "INFO")]
+    events = batch(rows, start)
+    findings = detector.detect(events)
+    summary, cascades = detector.summarise(events)
+    row = summary.set_index(["service", "template_id"])
+    for f in findings:
+        if f.template_id is not None:
+            assert bool(row.loc[(f.service, f.template_id), f.kind.value]), f
+    assert row.loc[("db", "T9"), "kinds"] == "burst,recurring,cascade"
+    assert row.loc[("api", "T8"), "kinds"] == "new,cascade" and row.loc[("api", "T1"), "kinds"] == ""
+    burst = next(f for f in findings if f.kind is PatternKind.BURST)
+    assert row.loc[("db", "T9"), "score"] == pytest.approx(burst.score)
+    assert [c.services for c in cascades] == [("db", "api")]
+    empty, none = detector.summarise(batch([], T0))
+    assert empty.empty and none == []
+
+
+def test_the_promotion_score_refits_on_history_and_counts_injected_anomalies() -> None:
+    from triage.modeling.patterns import (
+        INJECTED,
+        PatternConfig,
+        build_pattern_detector,
+        score_pattern_detector,
+    )
+    from triage.modeling.registry import model_spec
+    from triage.modeling.specs import InsufficientData, TrainingInputs, held_back_frame
+
+    events = pd.concat([history(hours=8), history(seed=3, hours=8).assign(
+        ts=lambda d: d["ts"] + pd.Timedelta(days=400), service=lambda d: d["service"] + "-eu")])  # fmt: skip
+    trained = build_pattern_detector(events, PatternConfig(holdout=0.25))
+    frame = held_back_frame(trained)
+    injected = frame[frame["part"] == INJECTED]
+    assert sorted(injected["service"].unique()) == ["api", "api-eu", "db", "db-eu"] and len(injected) == 8
+    assert injected["count"].max() >= 20 and (injected["template_id"].str.startswith("injected-new:")).sum() == 4
+    assert frame.loc[frame["part"] != INJECTED, "count"].sum() == len(events)
+    m = trained.metrics
+    assert m["eval_recall"] == 1.0 and m["eval_specificity"] > 0.9 and m["eval_injected_groups"] == 8
+    assert score_pattern_detector(trained.estimator, frame) == m["eval_balanced_accuracy"]
+    # a detector that flags everything is worse, one that flags nothing is worse: the gate sees both
+    noisy_detector = clone(trained.estimator).set_params(rare_alpha=0.999, burst_alpha=0.999, min_burst_count=1)
+    deaf = clone(trained.estimator).set_params(rare_alpha=1e-300, burst_alpha=1e-300, min_burst_count=10**9)
+    assert score_pattern_detector(noisy_detector, frame) < m["eval_balanced_accuracy"]
+    assert score_pattern_detector(deaf, frame) < m["eval_balanced_accuracy"]
+    spec = model_spec("template-patterns")
+    assert spec.primary_metric == "eval_balanced_accuracy"
+    with pytest.raises(InsufficientData):
+        spec.build(TrainingInputs(events=events.assign(ts=pd.NaT), templates=pd.DataFrame()))
+    with pytest.raises(InvalidInput, match="needs history"):
+        score_pattern_detector(trained.estimator, frame[frame["part"] == "history"])

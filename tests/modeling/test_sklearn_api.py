@@ -2,15 +2,21 @@
 
 The event-level models (EventFeaturizer, ErrorClassifier) take DataFrames of log text and are covered by
 their own contract tests in test_classification.py; the session models of triage.modeling.anomaly take
-template sequences except the three numeric novelty detectors below (also checked in test_anomaly.py,
-with the same two documented exceptions).
+template sequences except the three numeric novelty detectors below (checked here only).
+
+A novelty detector's threshold is set so that at most ``fpr`` of *new* normal points exceed it; on its own
+training blobs it may flag none (a training point is at distance 0 from itself; no invariant exists in
+random blobs; a 2-D blob has no residual space), which two outlier checks require. The array-API check is
+left out: none of these estimators claims array-API support (scikit-learn would only skip it). Every other
+check runs.
 """
 
 from __future__ import annotations
 
+import pytest
 from lightgbm import LGBMClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import _get_check_estimator_ids, estimator_checks_generator
 
 from triage.modeling.anomaly import CountVectorNovelty, InvariantsMiner, PCAResidual
 from triage.modeling.classification import CalibratedClassifier
@@ -21,7 +27,6 @@ CALIBRATED = {
     "on the data's own class frequencies, so a weight of 1000:0.0001 does not move the calibrated predictions",
 }
 EXPECTED = {
-    CalibratedClassifier: CALIBRATED,
     CountVectorNovelty: {"check_outliers_train": NOVELTY, "check_outliers_fit_predict": NOVELTY},
     PCAResidual: {"check_outliers_train": NOVELTY, "check_outliers_fit_predict": NOVELTY},
     InvariantsMiner: {"check_outliers_train": NOVELTY, "check_outliers_fit_predict": NOVELTY},
@@ -37,6 +42,23 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED.get(type(est), {}))
+
+
+def _expected(estimator) -> dict[str, str]:
+    if isinstance(estimator, CalibratedClassifier):  # a boosted base model can still follow the weights
+        return CALIBRATED if isinstance(estimator.estimator, LogisticRegression) else {}
+    return EXPECTED.get(type(estimator), {})
+
+
+def _checks():
+    for estimator in ESTIMATORS:
+        for case in estimator_checks_generator(estimator, expected_failed_checks=_expected(estimator), mark="xfail",
+                                               xfail_strict=True):
+            check = (case.values if hasattr(case, "values") else case)[1]
+            if getattr(check, "func", check).__name__ != "check_array_api_input":
+                yield case
+
+
+@pytest.mark.parametrize("estimator, check", list(_checks()), ids=_get_check_estimator_ids)
 def test_sklearn_estimator_contract(estimator, check) -> None:
     check(estimator)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from triage.errors import Conflict, IntegrityError, NotFound, PermissionDenied
+from triage.errors import Conflict, IntegrityError, InvalidInput, NotFound, PermissionDenied
 from triage.modeling.tracking import (
     CHALLENGER,
     CHAMPION,
@@ -134,9 +134,10 @@ def test_nothing_to_promote_or_roll_back(tracker, name) -> None:
 
 
 def test_an_approver_can_refuse_a_move(tracker, name) -> None:
-    def deny(move: ModelMove) -> None:
+    def deny(move: ModelMove, perform) -> None:
         if move.action == "promote":
             raise PermissionDenied(f"promotion of {move.model} needs an approved change request")
+        perform(None)
 
     tracker.approver = deny
     log(tracker, bad(), name)
@@ -144,6 +145,42 @@ def test_an_approver_can_refuse_a_move(tracker, name) -> None:
     with pytest.raises(PermissionDenied, match="change request"):
         tracker.promote(name, score=accuracy, actor="a", reason="r")
     assert tracker.load(name).version == 1
+
+
+def test_an_approver_can_leave_a_move_pending_until_it_is_completed(tracker, moves, name) -> None:
+    seen: list[ModelMove] = []
+
+    def gate(move: ModelMove, perform) -> str | None:
+        seen.append(move)
+        if move.action == "register":
+            perform(None)
+            return None
+        if move.change_id is None:
+            return "CHG-000042"  # a request waiting for approval: the alias must not move
+        perform(move.change_id)  # completing the approved request
+        return move.change_id
+
+    tracker.approver = gate
+    log(tracker, good(), name)
+    log(tracker, bad(), name)  # v2, worse: the gate refuses it unless approval is requested
+    with pytest.raises(PromotionRefused):
+        tracker.promote(name, score=accuracy, actor="a", reason="r")
+    pending = tracker.promote(name, score=accuracy, actor="a", reason="needed anyway", request_approval=True)
+    assert (pending.action, pending.change_id, pending.evaluation_passed) == ("promotion_pending", "CHG-000042", False)
+    assert tracker.load(name).version == 1 and [m.change_id for m in tracker.pending(name)] == ["CHG-000042"]
+    with pytest.raises(NotFound, match="no move pending under CHG-000007"):
+        tracker.complete(name, "CHG-000007", actor="b", reason="x")
+    done = tracker.complete(name, "CHG-000042", actor="b", reason="approved")
+    assert (done.action, done.to_version, done.change_id, done.actor) == ("promote", 2, "CHG-000042", "b")
+    assert tracker.load(name).version == 2 and tracker.pending(name) == []
+    assert load_served(tracker.served_dir, name).version == 2
+    with pytest.raises(Conflict, match="already carried out"):
+        tracker.complete(name, "CHG-000042", actor="b", reason="again")
+    assert [m.action for m in moves][-3:] == ["promotion_refused", "promotion_pending", "promote"]
+    assert tracker.champion_history(name) == [1, 2]  # the refused and pending moves moved nothing
+    tracker.approver = None
+    with pytest.raises(InvalidInput, match="needs change control"):
+        tracker.promote(name, score=accuracy, actor="a", reason="r", request_approval=True)
 
 
 def test_a_corrupt_artefact_is_refused(tracker, name) -> None:

@@ -4,12 +4,19 @@ import json
 
 import numpy as np
 import pytest
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import _get_check_estimator_ids, estimator_checks_generator
 
 from triage.rca.ranker import RootCauseRanker
 
+# Every scikit-learn check but the array-API one: the ranker does not claim array-API support.
+CHECKS = [
+    case
+    for case in estimator_checks_generator(RootCauseRanker(), mark="xfail", xfail_strict=True)
+    if getattr(check := getattr(case, "values", case)[1], "func", check).__name__ != "check_array_api_input"
+]
 
-@parametrize_with_checks([RootCauseRanker()])
+
+@pytest.mark.parametrize("estimator, check", CHECKS, ids=_get_check_estimator_ids)
 def test_sklearn_contract(estimator, check) -> None:
     check(estimator)
 

@@ -79,3 +79,62 @@ def test_lock_timeout_is_a_conflict(tmp_path: Path) -> None:
     with pytest.raises(Conflict, match="busy"), impatient.read():
         pass
     proc.join(30)
+
+
+def _write_loop(path: str, hold: float, stop, started) -> None:
+    """Write sessions back to back, each held ``hold`` seconds, until ``stop`` is set."""
+    db = Database(Path(path))
+    n = 0
+    while not stop.is_set():
+        with db.write() as s:
+            n += 1
+            s.execute("INSERT INTO items VALUES (?, 'loop', NULL)", [1000 + n])
+            started.set()
+            time.sleep(hold)
+
+
+def test_a_writer_committing_back_to_back_cannot_starve_readers(tmp_path: Path) -> None:
+    db = Database(tmp_path / "s.duckdb", lock_timeout=60)
+    db.migrate(MIGRATIONS)
+    ctx = mp.get_context("spawn")
+    stop, started = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=_write_loop, args=(str(db.path), 0.2, stop, started))
+    proc.start()
+    try:
+        assert started.wait(60)
+        waits = []
+        for _ in range(3):  # a reader that polled would never find the lock free between the sessions
+            begun = time.monotonic()
+            with db.read() as s:
+                assert s.scalar("SELECT count(*) FROM items") >= 1
+            waits.append(time.monotonic() - begun)
+        assert max(waits) < 30
+    finally:
+        stop.set()
+        proc.join(60)
+    assert proc.exitcode == 0
+
+
+def _write_once_after(path: str, ready, done) -> None:
+    ready.wait(60)
+    with Database(Path(path)).write() as s:
+        s.execute("INSERT INTO items VALUES (7, 'late', NULL)")
+    done.set()
+
+
+def test_a_read_inside_a_shared_hold_does_not_queue_behind_a_waiting_writer(tmp_path: Path) -> None:
+    db = Database(tmp_path / "s.duckdb", lock_timeout=20)
+    db.migrate(MIGRATIONS)
+    ctx = mp.get_context("spawn")
+    ready, done = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=_write_once_after, args=(str(db.path), ready, done))
+    proc.start()
+    with db.locked(exclusive=False):
+        ready.set()
+        time.sleep(1.0)  # the writer is now waiting for our shared hold
+        assert not done.is_set()
+        with db.read() as s:  # shared locks are compatible: no queueing behind the waiting writer
+            assert s.scalar("SELECT count(*) FROM items WHERE id = 7") == 0
+    assert done.wait(60)
+    proc.join(60)
+    assert proc.exitcode == 0

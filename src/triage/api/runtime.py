@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,8 +21,9 @@ from triage.api.metrics import Metrics
 from triage.api.writer import BatchWriter
 from triage.diagnosis.cause import rank_incident
 from triage.diagnosis.engine import DiagnosisEngine, DiagnosisOutcome, EngineState, IncidentIndex
-from triage.diagnosis.models import ServedModels
+from triage.diagnosis.models import PATTERNS_NAME, ServedModels
 from triage.diagnosis.schemas import ErrorEvent
+from triage.errors import NotFound
 from triage.incidents.grouping import IncidentGrouper
 from triage.incidents.schemas import FeedbackRequest, Incident, ResolveRequest
 from triage.incidents.store import (
@@ -44,6 +45,10 @@ log = logging.getLogger("triage.api")
 
 JOURNAL_STREAM = "api"  # the journal stream of everything the API accepted
 UNKNOWN_KEY_TTL = 2.0  # seconds an unknown key id is remembered as unknown (limits the cost of probing)
+RECENT_PATTERN_WINDOW = timedelta(minutes=15)  # the errors the pattern models look at, by event time
+MAX_PARTIAL_ROUNDS = 5
+#: What the runtime remembers of each recent error (for live root-cause ranking and the pattern scan).
+RECENT_COLUMNS = ["ts", "service", "level", "template_id", "template", "content"]  # rankings in a row that may miss some of an incident's services before one is kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +78,12 @@ class Runtime:
     _stopping: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
     #: (ts, service, level, template, content) of recent errors, for live root-cause ranking.
-    _recent: deque = field(default_factory=lambda: deque(maxlen=100_000))
-    _ranked_at: dict[str, datetime] = field(default_factory=dict)  # incident id -> last_seen when ranked
+    _recent: deque = field(default_factory=lambda: deque(maxlen=100_000))  # rows of RECENT_COLUMNS
+    #: incident id -> (last_seen, services it had) when last ranked; an incident is ranked again when it grows.
+    _ranked_at: dict[str, tuple[datetime, int]] = field(default_factory=dict)
+    #: incident id -> rounds in a row its ranking missed some of its services (their events not yet stored).
+    _partial_rounds: dict[str, int] = field(default_factory=dict)
+    _last_scanned: tuple | None = None  # the newest recent error at the last pattern scan
     readiness_checks: dict[str, Callable[[], str]] = field(default_factory=dict)
     _verifier: KeyVerifier | None = None
     _unknown_keys: dict[str, float] = field(default_factory=dict)
@@ -127,7 +136,7 @@ class Runtime:
         background."""
         outcome = self.engine.diagnose(event)
         body = outcome.diagnosis.model_dump_json()
-        self._recent.append((event.timestamp, event.service, outcome.level,
+        self._recent.append((event.timestamp, event.service, outcome.level, outcome.parsed.template_id,
                              outcome.diagnosis.evidence.template or "", outcome.parsed.content))
         assert self.committer is not None
         await self.committer.submit(JOURNAL_KIND, _payload(outcome, body), context=outcome)
@@ -260,7 +269,8 @@ class Runtime:
             state = self.engine.state
             versions = self.models.versions()
             self.engine.set_state(EngineState(classifier=self.models.classifier(), model_versions=versions,
-                                              incident_index=state.incident_index, causes=state.causes))
+                                              incident_index=state.incident_index, causes=state.causes,
+                                              patterns=state.patterns))
             self.metrics.set_model_versions(versions)
             log.info("models in service", extra={"models": versions})
         return changed
@@ -276,6 +286,40 @@ class Runtime:
                 self.rank_open_incidents()
             except Exception:
                 log.exception("live root-cause ranking failed")
+            try:
+                self.scan_recent_patterns()
+            except Exception:
+                log.exception("recent pattern scan failed")
+
+    def scan_recent_patterns(self) -> int:
+        """Run the served pattern champion over the last RECENT_PATTERN_WINDOW of errors the scorer has
+        seen; the engine's next diagnoses of a flagged (service, template) say so. Returns how many are
+        flagged (0 without a pattern champion)."""
+        if self.models is None or not self._recent or self._recent[-1] is self._last_scanned:
+            return len(self.engine.state.patterns)  # nothing new since the last scan
+        if not self.models.has(PATTERNS_NAME):
+            self.engine.state.patterns = {}
+            return 0
+        self._last_scanned = self._recent[-1]
+        recent = pd.DataFrame(list(self._recent), columns=RECENT_COLUMNS)
+        recent["ts"] = pd.to_datetime(recent["ts"], utc=True)
+        recent = recent[recent["ts"] >= recent["ts"].max() - RECENT_PATTERN_WINDOW]
+        findings = self.models.scan(recent[["ts", "service", "level", "template_id"]]).findings()
+        self.engine.state.patterns = {
+            (row.service, row.template_id): (row.kinds, float(row.score)) for row in findings.itertuples()
+        }
+        return len(self.engine.state.patterns)
+
+    def _template_texts(self, template_ids: Iterable[str]) -> dict[str, str]:
+        """Template id -> its text (the id itself when the parser does not know it)."""
+        texts = {}
+        with self.engine.lock:  # the parser is the engine's: read it between diagnoses
+            for template_id in template_ids:
+                try:
+                    texts[template_id] = self.engine.parser.template_text(template_id)
+                except NotFound:
+                    texts[template_id] = template_id
+        return texts
 
     def rank_open_incidents(self) -> int:
         """Root-cause ranking for each open incident spanning services that changed since it was last
@@ -285,11 +329,13 @@ class Runtime:
         pending = [
             (i.incident_id, set(i.services), i.first_seen, i.last_seen)
             for i in list(self.engine.grouper.open.values())
-            if len(i.services) > 1 and self._ranked_at.get(i.incident_id) != i.last_seen
+            if len(i.services) > 1 and self._ranked_at.get(i.incident_id) != (i.last_seen, len(i.services))
         ]
         if not pending:
             return 0
-        recent = pd.DataFrame(list(self._recent), columns=["ts", "service", "level", "template_id", "content"])
+        # The RCA names an issue after its template, so both sources carry template text in template_id.
+        recent = pd.DataFrame(list(self._recent), columns=RECENT_COLUMNS)
+        recent = recent.drop(columns=["template_id"]).rename(columns={"template": "template_id"})
         store = FeatureStore(self.settings)
         ranked = 0
         for incident_id, services, first_seen, last_seen in pending:
@@ -299,9 +345,16 @@ class Runtime:
                                   columns=["ts", "service", "level", "template_id", "content"], limit=200_000)
             if not stored.empty:
                 stored["ts"] = pd.to_datetime(stored["ts"]).dt.tz_localize(UTC)
+                stored["template_id"] = stored["template_id"].map(self._template_texts(stored["template_id"].unique()))
             events = pd.concat([stored, recent], ignore_index=True) if not stored.empty else recent
             cause = rank_incident(events, services=services, first_seen=first_seen, computed_at=utcnow())
-            self._ranked_at[incident_id] = last_seen
+            covered = {s for s, _ in cause.ranking} if cause is not None else set()
+            # A service's newest errors may still be on their way to the store (the writer flushes every
+            # second): rank again next round, a few times, rather than keep a ranking that misses it.
+            partial = self._partial_rounds.get(incident_id, 0) + 1 if covered < services else 0
+            self._partial_rounds[incident_id] = partial
+            if partial == 0 or partial >= MAX_PARTIAL_ROUNDS:
+                self._ranked_at[incident_id] = (last_seen, len(services))
             if cause is None:
                 continue
             previous = self.engine.state.causes.get(incident_id)

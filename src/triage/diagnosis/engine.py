@@ -143,6 +143,9 @@ class EngineState:
     model_versions: dict[str, str] = field(default_factory=dict)
     incident_index: IncidentIndex = field(default_factory=IncidentIndex)
     causes: dict[str, RankedCause] = field(default_factory=dict)  # incident id -> latest ranking
+    #: (service, template id) -> (kinds, score) from the pattern models over recent errors, e.g.
+    #: ("burst,recurring", 7.2); replaced wholesale by the runtime every few seconds.
+    patterns: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
 
 
 class DiagnosisEngine:
@@ -238,6 +241,9 @@ class DiagnosisEngine:
         articles = found[0]
         related = [r for r in found[1] if r.incident_id != assignment.incident_id][:3]
         notes = [] if parsed.template_id in self._recent else ["new template: first time this message shape is seen"]
+        recent_pattern = self.state.patterns.get((event.service, parsed.template_id))
+        if recent_pattern is not None:
+            notes.append(f"pattern models: {recent_pattern[0].replace(',', ', ')} in {event.service}'s recent errors")
         if _PHI_PLACEHOLDER.search(parsed.content):
             notes.append("the message contained PHI, redacted before storage")
         evidence = Evidence(
@@ -251,6 +257,8 @@ class DiagnosisEngine:
                 "severity": classification.severity.value,
                 "severityConfidence": round(classification.severity_confidence, 3),
                 "decidedBy": classification.source,
+                **({"recentPattern": {"kinds": recent_pattern[0].split(","), "score": round(recent_pattern[1], 2)}}
+                   if recent_pattern is not None else {}),
                 **({"rootCauseRanking": [{"service": s, "score": round(v, 3)} for s, v in cause.ranking[:5]]}
                    if cause is not None and incident is not None and len(incident.services) > 1 else {}),
             },

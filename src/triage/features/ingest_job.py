@@ -11,8 +11,11 @@ Exactly once, whatever happens to the process:
   events (:meth:`FeatureStore.commit_batch`). A kill at any moment leaves the store at the end of some
   batch together with the matching parser state, so running the same command again resumes there: no
   line lost, none twice, template ids as if the run had not stopped.
-* One ingest at a time per home (an exclusive lock file). Batches are sized so that a commit holds the
-  store's write lock for well under half a second; readers (scorer, CLI, notebooks) wait at most that.
+* One ingest at a time per home (an exclusive lock file). A batch commit is one short write session, so
+  readers (scorer, CLI, notebooks) are only ever kept waiting for one commit. Its cost is mostly fixed
+  (open, commit, checkpoint, close), so batches are large (``Settings.ingest_batch_lines``, 25,000
+  lines): smaller ones would not hold the lock much less, only more often. Each run records how many
+  commits it made and how long they took (``ingest_runs.commits / commit_seconds / max_commit_seconds``).
 
 Counting: ``lines`` is every physical line read, and each line lands in exactly one place, so
 ``events + merged + quarantined == lines`` (``merged``: continuation lines joined into the record above).
@@ -57,10 +60,6 @@ HEAD_BYTES = 4096
 CHECK_BYTES = 4096
 #: A batch closes at ``Settings.ingest_batch_lines`` physical lines or after BATCH_SECONDS of reading.
 BATCH_SECONDS = 2.0
-#: A commit slower than this shrinks later batches (not below MIN_BATCH_LINES): a writer never holds the
-#: store's lock for long, so the scorer and notebooks are not kept waiting.
-MAX_COMMIT_SECONDS = 0.5
-MIN_BATCH_LINES = 5_000
 #: How long a second ingest into the same home waits for the first before giving up.
 INGEST_LOCK_TIMEOUT = 10.0
 #: Names a directory walk picks up (files named on the command line are always read).
@@ -261,6 +260,20 @@ def load_parser(settings: Settings, store: FeatureStore) -> TemplateParser:
     return TemplateParser.from_state(json.loads(blob), rules=rules)
 
 
+def _stored_format(text: str | None) -> FormatSpec | None:
+    """The format a source was read with, as recorded; None if absent or no longer understood."""
+    from pydantic import ValidationError
+
+    from triage.ingest.presets import FormatSpec
+
+    if not text:
+        return None
+    try:
+        return FormatSpec.model_validate_json(text)
+    except ValidationError:
+        return None
+
+
 def _state_bytes(parser: TemplateParser) -> bytes:
     return json.dumps(parser.to_state(), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -272,7 +285,7 @@ def _state_bytes(parser: TemplateParser) -> bytes:
 def ingest_lock(settings: Settings, timeout: float | None = None) -> Iterator[None]:
     """One ingest per home at a time: two would advance the same parser state and offsets."""
     timeout = INGEST_LOCK_TIMEOUT if timeout is None else timeout
-    path = settings.store_path.with_name(settings.store_path.name + ".ingest-lock")
+    path = settings.store_path.with_name(settings.store_path.name + ".ingest.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -419,7 +432,7 @@ class _IngestRun:
         self.store = store
         self.spec = spec
         self.service = service
-        self.batch_lines = self.max_batch_lines = max(1, batch_lines)
+        self.batch_lines = max(1, batch_lines)
         self.advance = advance
         self.run_id = _now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         self.totals = RunCounts()
@@ -430,6 +443,7 @@ class _IngestRun:
         self._templates_before: set[str] = set()
         self.committed_versions: dict[str, int] = {}
         self._clean: dict[str, str] = {}  # header value -> redacted value (few distinct values)
+        self.commits = (0, 0.0, 0.0)  # count, total seconds, longest
 
     def run(self, inputs: list[IngestInput], paths: list[str]) -> IngestReport:
         started = time.perf_counter()
@@ -463,6 +477,7 @@ class _IngestRun:
                 templates=len(self.template_ids),
                 seconds=time.perf_counter() - started,
                 now=_now(),
+                commits=self.commits,
                 error=error,
             )
         new_templates = 0
@@ -496,7 +511,6 @@ class _IngestRun:
 
     # --- one file ---
     def _ingest_file(self, item: IngestInput) -> None:
-        from triage.ingest.presets import FormatSpec
         from triage.ingest.readers import open_log, sniff_format
 
         size = item.path.stat().st_size
@@ -525,10 +539,8 @@ class _IngestRun:
                 )
             elif self.spec is not None:
                 spec = self.spec
-            elif source.format:
-                spec = FormatSpec.model_validate_json(source.format)
             else:
-                spec = sniff_format(item.path)
+                spec = _stored_format(source.format) or sniff_format(item.path)
             start, line = source.bytes_committed, source.lines_committed
             if self.advance:
                 self.advance(min(start, size))
@@ -618,11 +630,8 @@ class _IngestRun:
     def _committed(self, batch: IngestBatch, seconds: float) -> None:
         """Runs on the commit thread after each commit."""
         self.totals = self.totals + batch.counts
-        # Most of a commit is fixed cost (open, checkpoint), so halve slowly and grow back when it is quick.
-        if seconds > MAX_COMMIT_SECONDS and batch.counts.lines > MIN_BATCH_LINES:
-            self.batch_lines = max(MIN_BATCH_LINES, min(self.batch_lines, batch.counts.lines) // 2)
-        elif seconds < MAX_COMMIT_SECONDS / 3:
-            self.batch_lines = min(self.max_batch_lines, self.batch_lines * 2)
+        count, total, longest = self.commits
+        self.commits = (count + 1, total + seconds, max(longest, seconds))
         if self.advance:
             self.advance(batch.end_offset - batch.start_offset)
 

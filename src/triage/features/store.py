@@ -400,13 +400,24 @@ class FeatureStore:
                 [run_id, now, list(paths), format, service],
             )
 
-    def finish_run(self, run_id: str, *, status: str, sources: int, templates: int, seconds: float,
-                   now: datetime, error: str | None = None) -> None:  # fmt: skip
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        sources: int,
+        templates: int,
+        seconds: float,
+        now: datetime,
+        commits: tuple[int, float, float] = (0, 0.0, 0.0),
+        error: str | None = None,
+    ) -> None:
+        """Close a run; ``commits`` is (number of batch commits, their total seconds, the longest)."""
         with self.db.write() as s:
             s.execute(
                 "UPDATE ingest_runs SET status = ?, finished_at = ?, sources = ?, templates = ?, seconds = ?,"
-                " error = ? WHERE run_id = ?",
-                [status, now, sources, templates, seconds, error, run_id],
+                " commits = ?, commit_seconds = ?, max_commit_seconds = ?, error = ? WHERE run_id = ?",
+                [status, now, sources, templates, seconds, *commits, error, run_id],
             )
 
     def miner_state(self) -> tuple[str, bytes] | None:

@@ -25,7 +25,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -240,13 +240,19 @@ def error_rates(
     error_levels: Iterable[str] = ERROR_LEVELS,
     start: pd.Timestamp | None = None,
     end: pd.Timestamp | None = None,
+    span: Literal["all", "service"] = "all",
 ) -> pd.DataFrame:
     """Events, error events and error rate per (window_start, service): :data:`WINDOW_ERROR_RATES`.
 
-    The grid is complete: every service gets every window from ``start`` (default: the first event's
-    window) to ``end`` (default: the last event's window), with zeros where it logged nothing, and
-    ``error_rate = n_errors / n_events`` (0 where ``n_events == 0``).
+    The grid is complete: with ``span="all"`` every service gets every window from ``start`` (default:
+    the first event's window) to ``end`` (default: the last event's window); with ``span="service"`` each
+    service gets the windows of its own span (its first to its last event; ``start``/``end``, when given,
+    replace those bounds), so sources logged years apart do not make a grid of millions of empty windows. Zeros
+    fill the windows where a service logged nothing, and ``error_rate = n_errors / n_events`` (0 where
+    ``n_events == 0``).
     """
+    if span not in ("all", "service"):
+        raise FeatureViewError(f"error_rates: span must be 'all' or 'service', got {span!r}")
     step = as_window(window)
     df = normalise_events(events, need=("ts", "level"))
     timed, n_untimed = _timed(df)
@@ -271,13 +277,26 @@ def error_rates(
     last = frame["window_start"].max() if end is None else pd.Timestamp(end).floor(step)
     if last < first:
         raise FeatureViewError("error_rates: end is before start")
-    windows = pd.date_range(first, last, freq=step)
     services = sorted(grouped.index.get_level_values("service").unique())
-    if len(windows) * len(services) > MAX_GRID_ROWS:
+    if span == "all":
+        spans = {service: (first, last) for service in services}
+    else:
+        bounds = frame.groupby("service")["window_start"].agg(["min", "max"])
+        spans = {service: (first if start is not None else bounds.at[service, "min"],
+                           last if end is not None else bounds.at[service, "max"]) for service in services}
+    sizes = {service: int((b - a) / step) + 1 if b >= a else 0 for service, (a, b) in spans.items()}
+    if sum(sizes.values()) > MAX_GRID_ROWS:
+        longest = max(sizes.values())
         raise FeatureViewError(
-            f"error_rates: {len(windows)} windows x {len(services)} services is too many rows; use a longer window"
+            f"error_rates: {sum(sizes.values())} rows ({len(services)} services, up to {longest} windows each) is "
+            "too many; use a longer window" + ("" if span == "service" else " or span='service'")
         )
-    grid = pd.MultiIndex.from_product([services, windows], names=["service", "window_start"])
+    grid = pd.MultiIndex.from_arrays(
+        [np.repeat(services, [sizes[s] for s in services]),
+         np.concatenate([pd.date_range(*spans[s], freq=step).to_numpy() for s in services])
+         if services else np.array([], dtype="datetime64[ns]")],
+        names=["service", "window_start"],
+    )
     out = grouped.reindex(grid, fill_value=0).reset_index()
     out["n_events"] = out["n_events"].astype("int64")
     out["n_errors"] = out["n_errors"].astype("int64")

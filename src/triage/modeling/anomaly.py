@@ -64,6 +64,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from triage.errors import InvalidInput
 from triage.features.sessions import SESSIONS, SessionConfig, SessionKey, build_sessions
+from triage.modeling.specs import InsufficientData, ModelSpec, TrainingInputs
 
 #: Version of the session/window anomaly models' feature handling; logged with every trained model.
 MODEL_VERSION = "session-anomaly/v1"
@@ -80,6 +81,10 @@ class AnomalyModelError(InvalidInput, ValueError):
 
     A ``ValueError`` too, as scikit-learn's contract expects for malformed input.
     """
+
+
+class TooFewSessions(AnomalyModelError, InsufficientData):
+    """The events hold too few (labelled) sessions of the configured key, or of each class, to train on."""
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -141,7 +146,7 @@ MIN_TAIL = 5
 
 def _effective_fpr(fpr: float, n: int) -> float:
     """The false-positive rate a detector can actually aim for with ``n`` training sessions."""
-    return max(fpr, MIN_TAIL / max(n, 1))
+    return min(1.0, max(fpr, MIN_TAIL / max(n, 1)))  # a rate: never above 1 (tiny training sets)
 
 
 def _quantile_threshold(scores: np.ndarray, fpr: float) -> float:
@@ -749,10 +754,20 @@ def _sessions_with_labels(
     return sessions[known].reset_index(drop=True), np.asarray(y[known].tolist())
 
 
-def _chronological_split(n: int, holdout: float) -> tuple[np.ndarray, np.ndarray]:
-    cut = n - round(n * holdout)
-    index = np.arange(n)
-    return index[:cut], index[cut:]
+def _chronological_split(sessions: pd.DataFrame, holdout: float) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the training and held-back sessions: the latest ``holdout`` share *of each service's*
+    sessions (by their first service; ``sessions`` is ordered by start) is held back, so services logged
+    in different periods each contribute their own recent part."""
+    services = sessions["services"].map(lambda s: s[0] if len(s) else "").to_numpy(dtype=object)
+    train: list[np.ndarray] = []
+    held: list[np.ndarray] = []
+    for positions in pd.Series(np.arange(len(sessions))).groupby(services, sort=True).indices.values():
+        cut = len(positions) - round(len(positions) * holdout)
+        train.append(positions[:cut])
+        held.append(positions[cut:])
+    if not train:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(held))
 
 
 def build_session_anomaly_model(
@@ -799,14 +814,14 @@ def _fit_unsupervised(
     SESSIONS.validate(sessions)
     sessions, y = _sessions_with_labels(sessions, labels)
     if len(sessions) < config.min_sessions:
-        raise AnomalyModelError(
+        raise TooFewSessions(
             f"only {len(sessions)} sessions (key {config.session.tag}); need at least {config.min_sessions}"
         )
-    train_idx, eval_idx = _chronological_split(len(sessions), config.holdout)
+    train_idx, eval_idx = _chronological_split(sessions, config.holdout)
     sequences = sessions["sequence"].tolist()
     train = [sequences[i] for i in train_idx if y is None or not bool(y[i])]
     if len(train) < config.min_sessions:
-        raise AnomalyModelError(f"only {len(train)} normal training sessions; need at least {config.min_sessions}")
+        raise TooFewSessions(f"only {len(train)} normal training sessions; need at least {config.min_sessions}")
     detector = make_session_detector(config.method, fpr=config.fpr).fit(train)
     metrics: dict[str, float] = {
         "n_train_sessions": float(len(train)),
@@ -817,6 +832,8 @@ def _fit_unsupervised(
         metrics[f"{name}_threshold"] = member.threshold_
         metrics[f"{name}_estimated_fpr"] = member.estimated_fpr_
     held = sessions.iloc[eval_idx].reset_index(drop=True)
+    if y is not None:
+        held["label"] = np.asarray(y[eval_idx], dtype=bool)
     if len(held):
         flags = is_anomaly(detector, held["sequence"].tolist())
         metrics["eval_flag_rate"] = float(flags.mean())
@@ -841,10 +858,10 @@ def build_supervised_session_model(
     config = config or SessionModelConfig()
     sessions, y = _sessions_with_labels(build_sessions(events, config.session), labels)
     if y is None or len(sessions) < config.min_sessions:
-        raise AnomalyModelError(f"only {len(sessions)} labelled sessions; need at least {config.min_sessions}")
-    train_idx, eval_idx = _chronological_split(len(sessions), config.holdout)
+        raise TooFewSessions(f"only {len(sessions)} labelled sessions; need at least {config.min_sessions}")
+    train_idx, eval_idx = _chronological_split(sessions, config.holdout)
     if len(set(y[train_idx].tolist())) < 2:
-        raise AnomalyModelError("the training part holds a single class; supervised training needs two")
+        raise TooFewSessions("the training part holds a single class; supervised training needs two")
     sequences = sessions["sequence"].tolist()
     model = make_supervised_session_model(random_state=config.random_state)
     model.fit([sequences[i] for i in train_idx], y[train_idx])
@@ -858,5 +875,226 @@ def build_supervised_session_model(
             for key, value in binary_metrics(truth.astype(int) == 1, predicted.astype(int) == 1).items():
                 metrics[f"eval_{key}"] = float(value)
     params = {"method": "lightgbm", "session_key": config.session.tag, "model_version": MODEL_VERSION}
-    return TrainedModel(model, metrics, params, f"{SESSIONS.tag} {config.session.tag}", len(train_idx),
-                        sessions.iloc[eval_idx].reset_index(drop=True))
+    held = sessions.iloc[eval_idx].reset_index(drop=True).assign(label=y[eval_idx])
+    return TrainedModel(model, metrics, params, f"{SESSIONS.tag} {config.session.tag}", len(train_idx), held)
+
+
+# ------------------------------------------------------------------------------------ served models
+class SessionModel(BaseEstimator):
+    """A session or window model *with its preprocessing*: how events are cut into sessions (``session``)
+    and the fitted model over their template sequences (``model``: a :class:`SessionAnomalyDetector` or
+    the supervised pipeline). What the registry stores and the scorer loads, so raw events go in.
+
+    ``predict``/``anomaly_score`` take sessions (a :data:`~triage.features.sessions.SESSIONS` frame or
+    sequences); :meth:`score_events` takes an events frame. For an unsupervised detector the score is its
+    scaled anomaly score (> 0 is anomalous); for a classifier, the probability of the anomalous class.
+    """
+
+    def __init__(self, session: SessionConfig | None = None, model: Any = None) -> None:
+        self.session = session
+        self.model = model
+
+    def fit(self, X: Any, y: Any = None) -> SessionModel:
+        from sklearn.base import clone
+
+        if self.model is None:
+            raise AnomalyModelError("SessionModel needs a model to fit")
+        sequences = check_sequences(X)
+        self.model_ = clone(self.model).fit(sequences) if y is None else clone(self.model).fit(sequences, y)
+        return self
+
+    @classmethod
+    def of(cls, session: SessionConfig, fitted: Any) -> SessionModel:
+        """Wrap an already fitted model (a builder's) without refitting it."""
+        out = cls(session=session, model=fitted)
+        out.model_ = fitted
+        return out
+
+    @property
+    def supervised(self) -> bool:
+        return hasattr(self.model_, "predict_proba")
+
+    def sessions(self, events: pd.DataFrame) -> pd.DataFrame:
+        return build_sessions(events, self.session or SessionConfig())
+
+    def predict(self, X: Any) -> np.ndarray:
+        """``-1`` anomalous / ``1`` normal, for detectors and classifiers alike."""
+        check_is_fitted(self, "model_")
+        return np.where(self._flags(check_sequences(X, allow_empty=True)), -1, 1).astype(np.int64)
+
+    def anomaly_score(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self._scores(check_sequences(X, allow_empty=True))
+
+    def _scores(self, sequences: list[tuple[str, ...]]) -> np.ndarray:
+        if not sequences:
+            return np.zeros(0)
+        if self.supervised:
+            proba = self.model_.predict_proba(sequences)
+            classes = list(self.model_.classes_)
+            positive = next((i for i, c in enumerate(classes) if _is_positive(c)), len(classes) - 1)
+            return proba[:, positive]
+        return self.model_.anomaly_score(sequences)
+
+    def _flags(self, sequences: list[tuple[str, ...]]) -> np.ndarray:
+        if not sequences:
+            return np.zeros(0, dtype=bool)
+        if self.supervised:
+            return np.array([_is_positive(c) for c in self.model_.predict(sequences)], dtype=bool)
+        return is_anomaly(self.model_, sequences)
+
+    def score_events(self, events: pd.DataFrame) -> pd.DataFrame:
+        """The sessions of ``events`` with ``score`` and ``anomalous`` columns."""
+        check_is_fitted(self, "model_")
+        sessions = self.sessions(events)
+        sequences = sessions["sequence"].tolist()
+        scores = self._scores(sequences)
+        # a detector's predict is (anomaly score > threshold): reuse the scores instead of computing them twice
+        flags = self._flags(sequences) if self.supervised else scores > self.model_.threshold_
+        return sessions.assign(score=scores, anomalous=flags)
+
+
+def _is_positive(label: Any) -> bool:
+    """Whether a class label means 'anomalous' (True, 1, 'anomaly', ...)."""
+    if isinstance(label, (bool, np.bool_)):
+        return bool(label)
+    if isinstance(label, (int, np.integer)):
+        return int(label) == 1
+    return str(label).strip().lower() in _POSITIVE
+
+
+_POSITIVE = frozenset({"1", "true", "anomaly", "anomalous", "abnormal", "yes"})
+_NEGATIVE = frozenset({"0", "false", "normal", "no"})
+#: Column names recognised in a labelled session table: the session id, and its label.
+ID_COLUMNS = ("session_id", "SessionId", "BlockId", "block_id")
+LABEL_COLUMNS = ("label", "Label", "anomaly", "is_anomaly")
+
+
+def session_labels(tables: Mapping[str, pd.DataFrame], name: str | None = None) -> dict[str, bool] | None:
+    """Session labels (id -> anomalous?) from the labelled tables of a training run.
+
+    A table qualifies when it has an id column (:data:`ID_COLUMNS`) and a label column
+    (:data:`LABEL_COLUMNS`) whose values are booleans, 0/1 or words such as Normal/Anomaly. ``name`` picks
+    one table; by default every qualifying table is merged. None when no table qualifies."""
+    if name is not None and name not in tables:
+        raise InvalidInput(f"no labelled table named {name!r} (tables: {', '.join(sorted(tables)) or 'none'})")
+    chosen = {name: tables[name]} if name is not None else dict(tables)
+    labels: dict[str, bool] = {}
+    found = False
+    for table_name, table in chosen.items():
+        id_column = next((c for c in ID_COLUMNS if c in table.columns), None)
+        label_column = next((c for c in LABEL_COLUMNS if c in table.columns), None)
+        if id_column is None or label_column is None:
+            if name is not None:
+                raise InvalidInput(f"table {name!r} has no session id ({', '.join(ID_COLUMNS)}) and label "
+                                   f"({', '.join(LABEL_COLUMNS)}) columns")  # fmt: skip
+            continue
+        found = True
+        for session_id, value in zip(table[id_column].astype(str), table[label_column], strict=True):
+            text = str(value).strip().lower()
+            if text not in _POSITIVE and text not in _NEGATIVE:
+                raise InvalidInput(f"table {table_name!r}: label {value!r} of session {session_id} is neither "
+                                   "normal nor anomalous")  # fmt: skip
+            labels[session_id] = text in _POSITIVE
+    return labels if found else None
+
+
+def session_eval_score(model: Any, frame: pd.DataFrame) -> float:
+    """Score of a session model on a held-back sessions frame: F1 of its anomaly flags against ``label``
+    when the frame holds labelled anomalies; otherwise (unlabelled data is taken as normal) the share of
+    sessions it does *not* flag. What promotion compares for the session and window models."""
+    if "sequence" not in frame.columns:
+        raise InvalidInput("a session evaluation frame needs a 'sequence' column")
+    flags = is_anomaly(model, frame["sequence"].tolist())
+    if "label" in frame.columns:
+        truth = np.array([_is_positive(v) for v in frame["label"]], dtype=bool)
+        if truth.any():
+            return float(binary_metrics(truth, flags)["f1"])
+    return float(1.0 - flags.mean()) if len(flags) else 0.0
+
+
+SESSION_MODEL_NAME = "session-anomaly"
+WINDOW_MODEL_NAME = "window-anomaly"
+SUPERVISED_MODEL_NAME = "session-classifier"
+
+
+def _spec_config(name: str, params: Mapping[str, Any], default_session: SessionConfig,
+                 random_state: int) -> tuple[SessionModelConfig, str | None]:  # fmt: skip
+    from pydantic import ValidationError
+
+    values = dict(params)
+    table = values.pop("labels", None)
+    values.setdefault("session", default_session)
+    values.setdefault("random_state", random_state)
+    try:
+        return SessionModelConfig(**values), table
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise AnomalyModelError(f"{name} parameter {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+
+
+def _finish(trained: TrainedModel, session: SessionConfig, score: Callable[[Any, pd.DataFrame], float]) -> TrainedModel:
+    wrapped = SessionModel.of(session, trained.estimator)
+    metrics = dict(trained.metrics)
+    if len(trained.eval_sessions):
+        metrics["eval_score"] = score(wrapped, trained.eval_sessions)
+    return TrainedModel(wrapped, metrics, trained.params, trained.feature_view, trained.n_train,
+                        trained.eval_sessions)
+
+
+def build_session_model_spec(inputs: TrainingInputs) -> TrainedModel:
+    """Registry entry of ``session-anomaly``: block-id sessions (by default) of the store's events, the
+    unsupervised detector fit on normal ones; labelled tables, when any match the session ids (param
+    ``labels: TABLE`` names one, ``labels: none`` ignores them), give the held-back F1."""
+    config, table = _spec_config(SESSION_MODEL_NAME, inputs.params, SessionConfig(), inputs.random_state)
+    labels = None if table == "none" else session_labels(inputs.label_tables, table)
+    sessions = build_sessions(inputs.events, config.session)
+    if labels is not None and not sessions["session_id"].isin(labels.keys()).any():
+        labels = None  # the labels are about other sessions: train on these as unlabelled
+    return _finish(_fit_unsupervised(sessions, config, labels), config.session, session_eval_score)
+
+
+def build_window_model_spec(inputs: TrainingInputs) -> TrainedModel:
+    """Registry entry of ``window-anomaly``: (service, 5-minute window) sessions, unsupervised."""
+    default = SessionConfig(key=SessionKey.TIME_WINDOW, window="5min")
+    config, _ = _spec_config(WINDOW_MODEL_NAME, inputs.params, default, inputs.random_state)
+    trained = build_window_anomaly_model(inputs.events, config)
+    session = config.session if config.session.key is SessionKey.TIME_WINDOW else SessionConfig(
+        key=SessionKey.TIME_WINDOW, window=config.session.window, partition_by=config.session.partition_by)
+    return _finish(trained, session, session_eval_score)
+
+
+def build_supervised_spec(inputs: TrainingInputs) -> TrainedModel:
+    """Registry entry of ``session-classifier``: the LightGBM session classifier where session labels exist."""
+    config, table = _spec_config(SUPERVISED_MODEL_NAME, inputs.params, SessionConfig(), inputs.random_state)
+    labels = session_labels(inputs.label_tables, table) if table != "none" else None
+    if not labels:
+        raise InsufficientData(f"{SUPERVISED_MODEL_NAME} needs labelled sessions (a table with "
+                               f"{'/'.join(ID_COLUMNS)} and {'/'.join(LABEL_COLUMNS)} columns)")  # fmt: skip
+    trained = build_supervised_session_model(inputs.events, labels, config)
+    return _finish(trained, config.session, session_eval_score)
+
+
+MODEL_SPECS = (
+    ModelSpec(
+        name=SESSION_MODEL_NAME,
+        description="Anomalous sessions (HDFS blocks by default): count novelty + n-grams + PCA, normal-only.",
+        build=build_session_model_spec,
+        score=session_eval_score,
+        primary_metric="eval_score",
+    ),
+    ModelSpec(
+        name=WINDOW_MODEL_NAME,
+        description="Anomalous (service, 5-minute window) event mixes: the session detector over time windows.",
+        build=build_window_model_spec,
+        score=session_eval_score,
+        primary_metric="eval_score",
+    ),
+    ModelSpec(
+        name=SUPERVISED_MODEL_NAME,
+        description="Supervised LightGBM over session template counts, where session labels exist.",
+        build=build_supervised_spec,
+        score=session_eval_score,
+        primary_metric="eval_score",
+    ),
+)

@@ -20,6 +20,7 @@ operator, and the trend test is a distribution-free significance test.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 from triage.errors import InvalidInput
 from triage.features.windows import WINDOW_ERROR_RATES, error_rates
 from triage.modeling.anomaly import TrainedModel
+from triage.modeling.specs import InsufficientData, ModelSpec, TrainingInputs
 
 FORECAST_VERSION = "error-rate-forecast/v1"
 #: For ``skops.io.load(..., trusted=SKOPS_TRUSTED_TYPES)``: a fitted ErrorRateForecaster holds only this class,
@@ -112,7 +114,9 @@ class ErrorRateForecaster(BaseEstimator):
         threshold_floor: float = 0.05,
         interval_z: float = 1.96,
         value: str = "error_rate",
+        window: str = "5min",
     ) -> None:
+        self.window = window
         self.horizon = horizon
         self.lookback = lookback
         self.trend_alpha = trend_alpha
@@ -207,12 +211,64 @@ class ErrorRateForecaster(BaseEstimator):
         return EarlyWarning(service, last, float(level), float(level + int(self.horizon) * trend), float(limit),
                             max(1, eta), float(trend), float(p_value))
 
-    def backtest(self, rates: pd.DataFrame, *, start: int = 0) -> dict[str, float]:
-        """Replay ``rates`` window by window from index ``start`` of each service's series and score the
-        warnings against what happened: an upward **crossing** is a window at or above the threshold after
-        one below it; it was *warned* if a warning came 1..``horizon`` windows before it. A warning with no
-        crossing in the ``horizon`` windows after it is a false warning. ``lead_windows`` averages, over
-        warned crossings, how early the first warning came."""
+    def rates_of(self, events: pd.DataFrame) -> pd.DataFrame:
+        """The error-rate series of ``events`` at this model's ``window`` (each service over its own span)."""
+        return error_rates(events, window=self.window, span="service")
+
+    def warnings_from_events(self, events: pd.DataFrame) -> list[EarlyWarning]:
+        """:meth:`warnings` for raw events (the ``ts, service, level`` columns suffice)."""
+        rates = self.rates_of(events)
+        return self.warnings(rates) if len(rates) else []
+
+    def forecast_errors(self, rates: pd.DataFrame, *, start: int | Mapping[str, int] = 0) -> dict[str, float]:
+        """How far the forecasts land from what happened, replaying each service's series: from every
+        origin ``t`` (the window before ``start`` onwards) the trend line over the ``lookback`` windows up
+        to ``t`` forecasts ``t + 1 .. t + horizon``; ``mae`` is the mean absolute error over those
+        forecasts whose target window exists. ``naive_mae`` scores the last observed value as the forecast
+        (the baseline). ``start`` is an index into each service's series, or one per service."""
+        check_is_fitted(self, "thresholds_")
+        horizon, lookback = int(self.horizon), int(self.lookback)
+        errors: list[np.ndarray] = []
+        naive: list[np.ndarray] = []
+        for service, frame in self._series(rates).items():
+            values = frame[self.value].to_numpy(dtype=np.float64)
+            origins = np.arange(max(_start_of(start, service, len(values)) - 1, 0), len(values) - 1)
+            if not origins.size:
+                continue
+            level, trend = _trend_lines(values, origins, lookback)
+            for h in range(1, horizon + 1):
+                ok = origins + h < len(values)
+                actual = values[origins[ok] + h]
+                errors.append(np.abs(level[ok] + h * trend[ok] - actual))
+                naive.append(np.abs(values[origins[ok]] - actual))
+        if not errors:
+            return {"mae": float("nan"), "naive_mae": float("nan"), "n_forecasts": 0.0}
+        flat = np.concatenate(errors)
+        return {"mae": float(flat.mean()), "naive_mae": float(np.concatenate(naive).mean()),
+                "n_forecasts": float(flat.size)}
+
+    def _warned_at(self, values: np.ndarray, origins: np.ndarray, limit: float) -> list[int]:
+        """The origins ``t`` at which :meth:`_warning` fires on ``values[: t + 1]`` (same rule; the trend
+        lines are computed for all origins at once and the trend test only for the candidates)."""
+        if not origins.size:
+            return []
+        level, trend = _trend_lines(values, origins, int(self.lookback))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eta = np.ceil((limit - level) / trend)
+        candidates = (level < limit) & (trend > 0) & (eta <= int(self.horizon))
+        out = []
+        for t in origins[candidates]:
+            _, p_value = mann_kendall(values[max(0, t - int(self.lookback) + 1) : t + 1])
+            if p_value < float(self.trend_alpha):
+                out.append(int(t))
+        return out
+
+    def backtest(self, rates: pd.DataFrame, *, start: int | Mapping[str, int] = 0) -> dict[str, float]:
+        """Replay ``rates`` window by window from index ``start`` of each service's series (one index, or
+        one per service) and score the warnings against what happened: an upward **crossing** is a window
+        at or above the threshold after one below it; it was *warned* if a warning came 1..``horizon``
+        windows before it. A warning with no crossing in the ``horizon`` windows after it is a false
+        warning. ``lead_windows`` averages, over warned crossings, how early the first warning came."""
         check_is_fitted(self, "thresholds_")
         horizon = int(self.horizon)
         crossings = warned = warnings = false_warnings = 0
@@ -220,9 +276,8 @@ class ErrorRateForecaster(BaseEstimator):
         for service, frame in self._series(rates).items():
             values = frame[self.value].to_numpy(dtype=np.float64)
             limit = self.threshold_for(service)
-            begin = max(int(start), 3)
-            warned_at = [t for t in range(begin, len(values))
-                         if self._warning(service, values[: t + 1], pd.Timestamp(frame["window_start"].iloc[t]))]
+            begin = max(_start_of(start, service, len(values)), 3)
+            warned_at = self._warned_at(values, np.arange(begin, len(values)), limit)
             crossed_at = [t for t in range(max(begin, 1), len(values)) if values[t] >= limit > values[t - 1]]
             crossings += len(crossed_at)
             warnings += len(warned_at)
@@ -254,33 +309,115 @@ class ForecastConfig(BaseModel):
     threshold: float | None = Field(default=None, ge=0.0)
     threshold_quantile: float = Field(default=0.99, gt=0.0, le=1.0)
     threshold_floor: float = Field(default=0.05, ge=0.0)
-    holdout: float = Field(default=0.3, ge=0.0, lt=1.0, description="Latest share of windows replayed.")
+    holdout: float = Field(default=0.3, ge=0.0, lt=1.0,
+                           description="Latest share of each service's windows replayed.")
+
+
+def _trend_lines(values: np.ndarray, origins: np.ndarray, lookback: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`theil_sen` over ``values[t - lookback + 1 : t + 1]`` for every origin ``t``, vectorised for the
+    origins with a full window (the same arithmetic), looped for the few at the start of a series."""
+    level = np.empty(origins.size)
+    trend = np.empty(origins.size)
+    full = origins >= lookback - 1
+    if full.any():
+        windows = np.lib.stride_tricks.sliding_window_view(values, lookback)[origins[full] - lookback + 1]
+        i, j = np.triu_indices(lookback, k=1)
+        slope = np.median((windows[:, j] - windows[:, i]) / (j - i), axis=1)
+        intercept = np.median(windows - slope[:, None] * np.arange(lookback), axis=1)
+        level[full], trend[full] = intercept + slope * (lookback - 1), slope
+    for k in np.flatnonzero(~full):
+        level[k], trend[k] = theil_sen(values[: origins[k] + 1])
+    return level, trend
+
+
+def holdout_starts(rates: pd.DataFrame, holdout: float) -> dict[str, int]:
+    """Per service, the index of its first held-back window: the latest ``holdout`` share of *its own*
+    series (services logged in different periods each keep their own recent part)."""
+    sizes = rates.groupby("service", sort=True).size()
+    return {str(s): int(n - round(n * holdout)) for s, n in sizes.items()}
+
+
+def _start_of(start: int | Mapping[str, int], service: str, n: int) -> int:
+    if isinstance(start, Mapping):
+        return int(start.get(service, n))  # a service with no held-back part is not replayed
+    return int(start)
 
 
 def build_error_rate_forecaster(events: pd.DataFrame, config: ForecastConfig | None = None) -> TrainedModel:
-    """Fit the forecaster on the error-rate view of ``events`` and backtest it on the latest windows.
+    """Fit the forecaster on the error-rate view of ``events`` and backtest it on each service's latest
+    windows.
 
-    The thresholds and noise levels are learnt from the windows before the held-out share; the backtest
-    replays the held-out windows (with the ``lookback`` before them as context). The returned estimator
-    is refitted on every window, ready to serve.
+    The series is per service over its own span (:func:`~triage.features.windows.error_rates` with
+    ``span="service"``). Thresholds and noise levels are learnt from each service's windows before its
+    held-out share; the backtest replays the held-out windows (with the ``lookback`` before them as
+    context) for warnings and for forecast error (``backtest_mae``, against the last-value baseline
+    ``backtest_naive_mae``). The returned estimator is refitted on every window, ready to serve; its
+    held-back frame is the whole rate view with a ``holdout`` column, so promotion replays challenger and
+    champion on the same windows (:func:`score_error_rate_forecaster`).
     """
     config = config or ForecastConfig()
-    rates = error_rates(events, window=config.window)
+    rates = error_rates(events, window=config.window, span="service")
     if rates.empty:
-        raise InvalidInput("no timestamped events with a level: nothing to forecast")
-    params = config.model_dump(exclude={"holdout", "window"})
-    windows = np.sort(rates["window_start"].unique())
-    cut = len(windows) - round(len(windows) * config.holdout)
-    metrics: dict[str, float] = {"n_services": float(rates["service"].nunique()), "n_windows": float(len(windows))}
-    if 0 < cut < len(windows):
-        history = rates[rates["window_start"] < windows[cut]]
-        model = ErrorRateForecaster(**params).fit(history)
-        for key, value in model.backtest(rates, start=cut).items():
+        raise InsufficientData("no timestamped events with a level: nothing to forecast")
+    params = config.model_dump(exclude={"holdout"})
+    starts = holdout_starts(rates, config.holdout)
+    metrics: dict[str, float] = {"n_services": float(rates["service"].nunique()),
+                                 "n_windows": float(rates["window_start"].nunique()),
+                                 "n_rows": float(len(rates))}  # fmt: skip
+    ordered = rates.sort_values(["service", "window_start"], kind="stable").reset_index(drop=True)
+    position = ordered.groupby("service", sort=True).cumcount().to_numpy()
+    held = position >= ordered["service"].map(starts).to_numpy()
+    if held.any() and (~held).any():
+        model = ErrorRateForecaster(**params).fit(ordered[~held])
+        for key, value in model.backtest(ordered, start=starts).items():
             metrics[f"backtest_{key}"] = value
     final = ErrorRateForecaster(**params).fit(rates)
+    for key, value in final.forecast_errors(ordered, start=starts).items():
+        metrics[f"backtest_{key}"] = value
     metrics["mean_threshold"] = float(np.mean(list(final.thresholds_.values())))
-    return TrainedModel(final, metrics, {**params, "window": config.window, "model_version": FORECAST_VERSION},
-                        f"{WINDOW_ERROR_RATES.tag} {config.window}", len(windows))
+    frame = ordered.assign(holdout=held)
+    return TrainedModel(final, metrics, {**params, "model_version": FORECAST_VERSION},
+                        f"{WINDOW_ERROR_RATES.tag} {config.window}", len(rates), frame)
+
+
+def score_error_rate_forecaster(estimator: ErrorRateForecaster, frame: pd.DataFrame) -> float:
+    """Mean absolute forecast error over the held-back windows of ``frame`` (lower is better): what
+    promotion compares. ``frame`` is a builder's held-back frame (the rate view plus ``holdout``)."""
+    if "holdout" not in frame.columns:
+        raise InvalidInput("a forecaster evaluation frame needs a 'holdout' column")
+    ordered = frame.sort_values(["service", "window_start"], kind="stable").reset_index(drop=True)
+    position = ordered.groupby("service", sort=True).cumcount()
+    held = ordered["holdout"].astype(bool)
+    starts = {str(s): int(p.min()) for s, p in position[held].groupby(ordered.loc[held, "service"])}
+    rates = ordered.drop(columns=["holdout"])
+    return estimator.forecast_errors(rates, start={s: starts.get(s, n) for s, n in
+                                                   rates.groupby("service").size().items()})["mae"]
+
+
+MODEL_NAME = "error-rate-forecaster"
+
+
+def _build_for_pipeline(inputs: TrainingInputs) -> TrainedModel:
+    from pydantic import ValidationError
+
+    try:
+        config = ForecastConfig(**dict(inputs.params))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InvalidInput(f"{MODEL_NAME} parameter {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+    return build_error_rate_forecaster(inputs.events, config)
+
+
+MODEL_SPECS = (
+    ModelSpec(
+        name=MODEL_NAME,
+        description="Early warning: per-service error-rate trend forecast, warns before a threshold is crossed.",
+        build=_build_for_pipeline,
+        score=score_error_rate_forecaster,
+        primary_metric="backtest_mae",
+        greater_is_better=False,
+    ),
+)
 
 
 def _step(starts: pd.Series) -> pd.Timedelta:

@@ -28,6 +28,8 @@ AUDIT_ACTIONS = {
     "promote": "model.promoted",
     "rollback": "model.rolled_back",
     "promotion_refused": "model.promotion_refused",
+    "promotion_pending": "model.promotion_requested",
+    "rollback_pending": "model.rollback_requested",
 }
 
 
@@ -78,7 +80,9 @@ def audit_sink(settings: Settings) -> AuditSink:
             actor=move.actor, action=AUDIT_ACTIONS.get(move.action, f"model.{move.action}"),
             subject_kind="model", subject_id=move.model, at=move.at,
             before={move.alias: move.from_version}, after={move.alias: move.to_version},
-            reason=move.reason or None, details={"metrics": move.metrics, "action": move.action},
+            reason=move.reason or None, details={"metrics": move.metrics, "action": move.action,
+                                                 "change_id": move.change_id,
+                                                 "evaluation_passed": move.evaluation_passed},
         ))  # fmt: skip
 
     return record

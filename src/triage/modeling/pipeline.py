@@ -162,6 +162,7 @@ class ModelReport(BaseModel):
     seconds: float = 0.0
     beats_champion: bool | None = None
     promotion: str | None = None  # "promoted" | the refusal message
+    skipped: str | None = None  # why the model was not trained (training every model, data lacking)
 
 
 class PipelineReport(BaseModel):
@@ -217,8 +218,6 @@ def _step_ingest(job: IngestJob, settings: Settings) -> dict[str, Any]:
 
 
 def _step_features(job: FeaturesJob, settings: Settings) -> dict[str, Any]:
-    import pandas as pd
-
     from triage.features.store import FeatureStore
     from triage.features.windows import error_rates, error_signatures, template_counts
 
@@ -226,9 +225,7 @@ def _step_features(job: FeaturesJob, settings: Settings) -> dict[str, Any]:
     events = store.events(columns=["ts", "service", "component", "level", "template_id"])
     # the error-rate grid is complete per service over that service's own span (sources years apart
     # would otherwise make a grid of millions of empty windows)
-    rates = [error_rates(part, window=job.window) for _, part in events.groupby("service", dropna=False)]
-    rates_view = pd.concat(rates, ignore_index=True) if rates else error_rates(events, window=job.window)
-    rates_view.attrs["view"] = rates[0].attrs.get("view") if rates else rates_view.attrs.get("view")
+    rates_view = error_rates(events, window=job.window, span="service")
     written = {}
     for name, view in (("window_template_counts", template_counts(events, window=job.window)),
                        ("window_error_rates", rates_view),
@@ -280,6 +277,7 @@ def run_pipeline(
     """
     from triage.modeling.lifecycle import train_and_register
     from triage.modeling.registry import model_specs
+    from triage.modeling.specs import InsufficientData
     from triage.modeling.tracking import CHAMPION, ModelTracker, PromotionRefused
 
     say = progress or (lambda message: None)
@@ -310,15 +308,22 @@ def run_pipeline(
             spec = specs[name]
             say(f"train {name}")
             inputs = dataclasses.replace(base, params=config.train.params.get(name, {}))
-            if "register" in config.steps:
-                run = train_and_register(spec, inputs, tracker, settings=settings, actor=actor, reason=reason,
-                                         extra_params={"pipeline": config.name, "pipeline_run": run_id})  # fmt: skip
-                entry = ModelReport(name=name, version=run.version.version, aliases=run.version.aliases,
-                                    metrics=run.metrics, seconds=run.seconds)  # fmt: skip
-            else:
-                t = time.perf_counter()
-                trained = spec.build(inputs)
-                entry = ModelReport(name=name, metrics=dict(trained.metrics), seconds=time.perf_counter() - t)
+            t = time.perf_counter()
+            try:
+                if "register" in config.steps:
+                    run = train_and_register(spec, inputs, tracker, settings=settings, actor=actor, reason=reason,
+                                             extra_params={"pipeline": config.name, "pipeline_run": run_id})  # fmt: skip
+                    entry = ModelReport(name=name, version=run.version.version, aliases=run.version.aliases,
+                                        metrics=run.metrics, seconds=run.seconds)  # fmt: skip
+                else:
+                    trained = spec.build(inputs)
+                    entry = ModelReport(name=name, metrics=dict(trained.metrics), seconds=time.perf_counter() - t)
+            except InsufficientData as exc:
+                if config.train.models is not None:
+                    raise  # asked for by name: its data must be there
+                # training every model: one whose data the store lacks is reported, not fatal
+                report.models.append(ModelReport(name=name, skipped=str(exc), seconds=time.perf_counter() - t))
+                continue
             if "evaluate" in config.steps and "register" in config.steps and CHAMPION not in entry.aliases:
                 say(f"evaluate {name}")
                 champion = tracker.load(name, CHAMPION)
@@ -331,11 +336,15 @@ def run_pipeline(
                         entry.beats_champion = (new > old) if spec.greater_is_better else (new < old)
                 if config.registration.promote == "if_better" and entry.beats_champion:
                     try:
-                        tracker.promote(name, score=spec.score, actor=actor, reason=reason)
-                        entry.promotion = "promoted"
-                        entry.aliases = (CHAMPION,)
+                        moved = tracker.promote(name, score=spec.score, actor=actor, reason=reason)
                     except (PromotionRefused, Conflict) as exc:
                         entry.promotion = str(exc)
+                    else:
+                        if moved.action == "promote":
+                            entry.promotion = "promoted" + (f" under change {moved.change_id}" if moved.change_id else "")
+                            entry.aliases = (CHAMPION,)
+                        else:  # change control left it waiting for approval
+                            entry.promotion = f"awaiting approval: change {moved.change_id}"
             report.models.append(entry)
     report.seconds = time.perf_counter() - clock
     _write_manifest(report, config, settings)

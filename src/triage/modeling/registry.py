@@ -12,7 +12,12 @@ from triage.errors import InvalidInput, NotFound
 from triage.modeling.specs import ModelSpec
 
 #: Modules that expose ``MODEL_SPECS``, in training order.
-BUILDER_MODULES: tuple[str, ...] = ("triage.modeling.classification",)
+BUILDER_MODULES: tuple[str, ...] = (
+    "triage.modeling.classification",  # error-classifier
+    "triage.modeling.anomaly",  # session-anomaly, window-anomaly, session-classifier
+    "triage.modeling.patterns",  # template-patterns
+    "triage.modeling.forecast",  # error-rate-forecaster
+)
 
 
 def model_specs() -> dict[str, ModelSpec]:

@@ -16,6 +16,17 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from triage.errors import InvalidInput
+
+
+class InsufficientData(InvalidInput):
+    """The training data lacks what a model needs (no sessions of its key, no labels, no timestamps).
+
+    When a pipeline trains *every* model, one that raises this is reported as skipped (with this message)
+    instead of failing the run: a store of web-service logs has no HDFS block sessions, say. When the
+    model is named explicitly, it is an error like any other.
+    """
+
 
 @dataclass(frozen=True)
 class TrainingInputs:

@@ -22,8 +22,15 @@ strictly better than the champion *on the same held-back evaluation set* (the ch
 most recent data), and :meth:`ModelTracker.rollback` moves it back to the previous champion. Every move
 (and every refused promotion) is a :class:`ModelMove` — who, when, why, from/to version and the metrics —
 kept as a tag of the registered model (``triage.move.NNNNNN``) and handed to the injected ``audit``
-callable. An injected ``approver`` callable sees each move before it happens and may refuse it by
-raising (the seam for change management: ``triage.changes`` will gate promotions there).
+callable.
+
+Change control. An injected ``approver`` (a :data:`Approver`, the seam for ``triage.changes``; the CLI
+wires it) is handed each move together with a ``perform(change_id)`` callable that makes it. It may
+refuse the move by raising; make it by calling ``perform`` (for instance from inside a standard change's
+implementation step, so the move lands between the change's "implement" and "review" entries); or
+leave it pending (a normal change waiting for approval) by returning a change id without calling
+``perform``. A pending move is recorded as ``promotion_pending`` / ``rollback_pending`` and is carried out
+later, once approved, by :meth:`ModelTracker.complete`. Without an approver a move is made at once.
 
 Fast loading. Importing mlflow and opening its sqlite store take seconds, so the scorer's hot path does
 not use them: every champion move also exports the champion's model file and a manifest (version,
@@ -35,6 +42,7 @@ authoritative path (CLI, notebooks); both return the same :class:`LoadedModel`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -99,6 +107,8 @@ class ModelMove:
     at: datetime
     reason: str
     metrics: dict[str, float] = field(default_factory=dict)
+    change_id: str | None = None  # the change request the move was (or is to be) made under
+    evaluation_passed: bool | None = None  # promotions: did the challenger beat the champion (None: no champion)
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -113,7 +123,13 @@ class ModelMove:
 
 
 AuditSink = Callable[[ModelMove], None]
-Approver = Callable[[ModelMove], None]  # raise (e.g. PermissionDenied) to refuse the move
+#: ``approver(move, perform) -> change id or None``: raise to refuse; call ``perform(change_id)`` to make
+#: the move; return without calling it to leave the move pending (see the module doc, *Change control*).
+Approver = Callable[[ModelMove, Callable[[str | None], dict[str, Any]]], str | None]
+#: The recorded action of a move left pending by the approver.
+PENDING = {"promote": "promotion_pending", "rollback": "rollback_pending"}
+#: Actions that moved an alias (the others record what did *not* happen).
+MOVED = frozenset({"register", "promote", "rollback"})
 
 
 @dataclass(frozen=True)
@@ -279,8 +295,8 @@ def _quiet() -> Iterator[None]:
 class ModelTracker:
     """Log, register, load, promote and roll back models in one MLflow tracking store.
 
-    ``audit`` receives every :class:`ModelMove`; ``approver`` sees each move before it is made and may
-    raise to refuse it. Construct with :meth:`from_settings` at the edges.
+    ``audit`` receives every :class:`ModelMove`; ``approver`` decides how each move is made (see the
+    module doc, *Change control*). Construct with :meth:`from_settings` at the edges.
     """
 
     def __init__(
@@ -455,19 +471,39 @@ class ModelTracker:
             self.client.log_batch(run_id, metrics=points[start : start + 500])
 
     # ------------------------------------------------------------------ alias moves
-    def _move(self, move: ModelMove) -> None:
-        """Ask the approver, move the alias, record the move (MLflow tag + audit), export the champion."""
-        if self.approver is not None and move.action != "promotion_refused":
-            self.approver(move)
-        if move.action != "promotion_refused" and move.to_version is not None:
+    def _move(self, move: ModelMove) -> ModelMove:
+        """Hand the move to the approver (or make it at once): move the alias, export the champion, record
+        the move (MLflow tag + audit). Returns the move as made, or as left pending."""
+        if move.action not in MOVED:
+            self._record(move)
+            return move
+        made: list[ModelMove] = []
+
+        def perform(change_id: str | None = None) -> dict[str, Any]:
+            if made:
+                raise Conflict(f"{move.model}: the {move.action} move was already made")
+            done = dataclasses.replace(move, change_id=change_id or move.change_id)
             with _quiet():
-                self.client.set_registered_model_alias(move.model, move.alias, str(move.to_version))
-            if move.alias == CHAMPION:
-                if move.action == "promote":
+                self.client.set_registered_model_alias(done.model, done.alias, str(done.to_version))
+            if done.alias == CHAMPION:
+                if done.action == "promote":
                     with _quiet(), contextlib.suppress(Exception):
-                        self.client.delete_registered_model_alias(move.model, CHALLENGER)
-                self._export_served(move.model, move.to_version)
-        self._record(move)
+                        self.client.delete_registered_model_alias(done.model, CHALLENGER)
+                self._export_served(done.model, int(done.to_version))  # type: ignore[arg-type]
+            self._record(done)
+            made.append(done)
+            return {"model": done.model, done.alias: f"v{done.to_version}", "from": f"v{done.from_version}"}
+
+        if self.approver is None:
+            perform(None)
+            return made[0]
+        change_id = self.approver(move, perform)
+        if made:
+            return made[0]
+        pending = dataclasses.replace(move, action=PENDING.get(move.action, f"{move.action}_pending"),
+                                      change_id=change_id or move.change_id)  # fmt: skip
+        self._record(pending)
+        return pending
 
     def _record(self, move: ModelMove) -> None:
         with _quiet():
@@ -488,8 +524,8 @@ class ModelTracker:
         """Versions that have been champion, in order, with rolled-back ones removed."""
         history: list[int] = []
         for move in self.moves(name):
-            if move.alias != CHAMPION or move.to_version is None:
-                continue
+            if move.action not in MOVED or move.alias != CHAMPION or move.to_version is None:
+                continue  # refused and pending moves moved nothing
             if move.action == "rollback":
                 while history and history[-1] != move.to_version:
                     history.pop()
@@ -507,13 +543,19 @@ class ModelTracker:
         actor: str,
         reason: str,
         min_delta: float = 0.0,
+        request_approval: bool = False,
     ) -> ModelMove:
         """Make the challenger the champion if it scores better on the challenger's held-back set.
 
         ``score(estimator, eval_frame)`` returns the model's primary metric on the frame. Raises
         :class:`PromotionRefused` (a Conflict) when the challenger is not strictly better by more than
-        ``min_delta``, :class:`Conflict` when there is no challenger.
+        ``min_delta``, :class:`Conflict` when there is no challenger. With ``request_approval`` a challenger
+        that fails the gate is handed to the approver anyway, marked ``evaluation_passed=False`` (change
+        control then raises a normal change that people must approve); that needs an approver.
+        Returns the move as made, or as left pending by the approver.
         """
+        if request_approval and self.approver is None:
+            raise InvalidInput("requesting approval for a promotion that failed its gate needs change control")
         with self._lock():
             model = self._registered(name)
             challenger = self._alias_version(name, CHALLENGER)
@@ -526,14 +568,15 @@ class ModelTracker:
             metric = tags.get(TAG + "primary_metric", "score")
             higher = tags.get(TAG + "greater_is_better", "True") == "True"
             if champion is None:
-                move = ModelMove(name, "promote", CHAMPION, None, challenger, actor, _now(), reason, {})
-                self._move(move)
-                return move
+                return self._move(ModelMove(name, "promote", CHAMPION, None, challenger, actor, _now(), reason, {}))
             frame = self.eval_frame(name, challenger)
             new = float(score(self.load_version(name, challenger).estimator, frame))
             old = float(score(self.load_version(name, champion).estimator, frame))
             metrics = {f"challenger_{metric}": new, f"champion_{metric}": old, "eval_rows": float(len(frame))}
             better = (new - old > min_delta) if higher else (old - new > min_delta)
+            if not better and request_approval:
+                return self._move(ModelMove(name, "promote", CHAMPION, champion, challenger, actor, _now(), reason,
+                                            metrics, evaluation_passed=False))  # fmt: skip
             if not better:
                 refused = ModelMove(name, "promotion_refused", CHAMPION, champion, challenger, actor, _now(),
                                     reason, metrics)  # fmt: skip
@@ -543,9 +586,8 @@ class ModelTracker:
                     f"promotion refused: {name} challenger v{challenger} {metric}={new:.4f} {relation} champion "
                     f"v{champion} {metric}={old:.4f} on the held-back evaluation set ({len(frame)} rows)"
                 )
-            move = ModelMove(name, "promote", CHAMPION, champion, challenger, actor, _now(), reason, metrics)
-            self._move(move)
-            return move
+            return self._move(ModelMove(name, "promote", CHAMPION, champion, challenger, actor, _now(), reason,
+                                        metrics, evaluation_passed=True))  # fmt: skip
 
     def rollback(self, name: str, *, actor: str, reason: str) -> ModelMove:
         """Point ``champion`` back at the previous champion (verified intact before the move)."""
@@ -559,9 +601,36 @@ class ModelTracker:
                 raise Conflict(f"{name} v{champion} has no previous champion to roll back to")
             target = earlier[-1]
             self._verified_dir(name, target)  # never point the champion at a corrupt artefact
-            move = ModelMove(name, "rollback", CHAMPION, champion, target, actor, _now(), reason, {})
-            self._move(move)
-            return move
+            return self._move(ModelMove(name, "rollback", CHAMPION, champion, target, actor, _now(), reason, {}))
+
+    def pending(self, name: str) -> list[ModelMove]:
+        """Moves of ``name`` left pending under a change request and not carried out since, oldest first."""
+        moves = self.moves(name)
+        done = {m.change_id for m in moves if m.action in MOVED and m.change_id}
+        return [m for m in moves if m.action in PENDING.values() and m.change_id and m.change_id not in done]
+
+    def complete(self, name: str, change_id: str, *, actor: str, reason: str) -> ModelMove:
+        """Carry out a pending move once its change request is approved: the same versions as requested,
+        refused (Conflict) if the champion moved in the meantime. No evaluation gate: the approvals decide.
+        The approver sees the move with its ``change_id`` set, so it completes that change."""
+        with self._lock():
+            waiting = [m for m in self.pending(name) if m.change_id == change_id]
+            if not waiting:
+                done = [m for m in self.moves(name) if m.change_id == change_id and m.action in MOVED]
+                if done:
+                    raise Conflict(f"{change_id} was already carried out ({name} {done[-1].alias} "
+                                   f"{_v(done[-1].from_version)} -> {_v(done[-1].to_version)})")  # fmt: skip
+                raise NotFound(f"{name} has no move pending under {change_id}")
+            request = waiting[-1]
+            champion = self._alias_version(name, CHAMPION)
+            if champion != request.from_version:
+                raise Conflict(f"{name}: the champion is {_v(champion)}, but {change_id} was raised to move it from "
+                               f"{_v(request.from_version)}; raise a new request")  # fmt: skip
+            assert request.to_version is not None
+            self._verified_dir(name, request.to_version)  # never point the champion at a corrupt artefact
+            action = next(a for a, p in PENDING.items() if p == request.action)
+            return self._move(ModelMove(name, action, CHAMPION, champion, request.to_version, actor, _now(), reason,
+                                        request.metrics, change_id, request.evaluation_passed))  # fmt: skip
 
     # ------------------------------------------------------------------ loading
     def _verified_dir(self, name: str, version: int) -> tuple[Path, str, Any]:
@@ -668,6 +737,10 @@ class ModelTracker:
             return self._alias_version(name, CHAMPION) is not None
         except NotFound:
             return False
+
+
+def _v(version: int | None) -> str:
+    return f"v{version}" if version is not None else "none"
 
 
 def _tuples(frame: pd.DataFrame) -> pd.DataFrame:

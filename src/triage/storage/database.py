@@ -167,21 +167,11 @@ class Database:
         has the file open (swapping it during a restore). Inside an exclusive hold, do not call ``read`` or
         ``write`` of the same store: they wait for the lock this holds.
 
-        Unlike sessions, this waits in the kernel (a blocking flock on a helper thread), so it is woken the
-        moment the lock is free: a busy writer that re-locks within a millisecond cannot starve it.
+        Like sessions, this waits in the kernel (see ``_flock``), so a busy writer that re-locks within a
+        millisecond cannot starve it.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            fd = _blocking_flock(self.lock_path, mode, self.lock_timeout, f"store {self.path} is busy")
-        try:
+        with self._flock(fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH):
             yield
-        finally:
-            os.close(fd)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -225,25 +215,36 @@ class Database:
 
     @contextmanager
     def _flock(self, mode: int) -> Iterator[None]:
+        """Take the store lock (shared or exclusive) within ``lock_timeout``.
+
+        A busy lock is waited for in the kernel (a blocking flock on a helper thread), never by polling:
+        the kernel wakes the waiter the moment the lock is released, so a writer that commits batch after
+        batch cannot starve readers the way a poll-and-sleep loop lets it (it re-locks between two polls).
+        """
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.lock_timeout
+        fd = _acquire_flock(self.lock_path, mode, deadline, self.lock_timeout, f"store {self.path} is busy")
         try:
-            deadline = time.monotonic() + self.lock_timeout
-            delay = 0.002
-            while True:
-                try:
-                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise Conflict(
-                            f"store {self.path} is busy (lock not acquired in {self.lock_timeout:.0f} s)"
-                        ) from None
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.05)
             yield
         finally:
             os.close(fd)  # closing the descriptor releases the flock
+
+
+def _acquire_flock(path: Path, mode: int, deadline: float, timeout: float, busy: str) -> int:
+    """A descriptor of ``path`` holding ``mode``: at once if free, else by a kernel wait until ``deadline``."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        return fd
+    except BlockingIOError:
+        os.close(fd)
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise Conflict(f"{busy} (lock not acquired in {timeout:.0f} s)")
+    try:
+        return _blocking_flock(path, mode, remaining, busy)
+    except Conflict:
+        raise Conflict(f"{busy} (lock not acquired in {timeout:.0f} s)") from None
 
 
 def _blocking_flock(path: Path, mode: int, timeout: float, busy: str) -> int:
