@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         return self.data_dir / "journal"
 
     @property
+    def inbox_dir(self) -> Path:
+        """Log lines accepted by ``POST /v1/logs`` and not yet ingested. Not under ``interim_dir``: a config
+        restore replaces that folder wholesale, which would drop accepted lines."""
+        return self.data_dir / "inbox"
+
+    @property
     def config_dir(self) -> Path:
         """Operator configuration: changes.yaml (approvers, dependency map, blackouts), alerting.yaml."""
         return self.home / "config"

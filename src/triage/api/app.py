@@ -18,6 +18,7 @@ from triage.api.routes import (
     diagnoses,
     health,
     incidents,
+    logs,
     recovery,
     status,
 )
@@ -50,6 +51,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     problems.install(app)
     app.include_router(health.router)
     app.include_router(diagnoses.router)
+    app.include_router(logs.router)
     app.include_router(incidents.router)
     app.include_router(dashboard.router)
     app.include_router(status.router)

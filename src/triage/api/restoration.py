@@ -434,21 +434,30 @@ def for_api(runtime: Runtime, ops: Operations, actor: Actor) -> Restoration:
                        actor=actor, probes=runtime_probes(runtime, ops.settings), after_restore=after_restore)  # fmt: skip
 
 
-def model_tracker(settings: Settings):
-    """The model registry of a home, recording every move in the audit trail."""
+def model_tracker(settings: Settings, approver: Any = None):
+    """The model registry of a home, recording every move in the audit trail; ``approver`` is the change
+    gate (none when the move is itself the revert of a change)."""
     from triage.modeling.lifecycle import audit_sink as model_audit
     from triage.modeling.tracking import ModelTracker
 
-    return ModelTracker.from_settings(settings, audit=model_audit(settings), approver=None)
+    return ModelTracker.from_settings(settings, audit=model_audit(settings), approver=approver)
 
 
-def move_champion_back(settings: Settings, *, actor: str, reason: str):
-    """The ``move_alias`` that ``triage.recovery.rollback.rollback_model`` takes: champion → previous."""
+def move_champion_back(settings: Settings, *, actor: str, reason: str, changes: Any = None, role: str = "engineer"):
+    """The ``move_alias`` that ``triage.recovery.rollback.rollback_model`` takes: champion → previous, as a
+    ``model-rollback`` change in ``changes`` (a ``ChangeService``) when given."""
 
     def move(name: str, alias: str, to_version: str | None) -> dict[str, Any]:
         if alias != "champion" or to_version is not None:
             raise InvalidInput("only the champion moves back, to the previous champion")
-        done = model_tracker(settings).rollback(name, actor=actor, reason=reason)
-        return {"from": done.from_version, "to": done.to_version}
+        gate = None
+        if changes is not None:
+            from triage.changes.model_gate import ChangeGate
+            from triage.changes.schemas import Actor, Role
+            from triage.modeling.tracking import SERVED_DIR_NAME
+
+            gate = ChangeGate(changes, Actor(user=actor, role=Role(role)), settings.models_dir / SERVED_DIR_NAME)
+        done = model_tracker(settings, gate).rollback(name, actor=actor, reason=reason)
+        return {"from": done.from_version, "to": done.to_version, "change": done.change_id, "action": done.action}
 
     return move

@@ -17,6 +17,7 @@ import pandas as pd
 
 from triage.access.keys import ApiKey, KeyStore, KeyVerifier, split_key
 from triage.api.committer import GroupCommitter
+from triage.api.inbox import LogInbox
 from triage.api.metrics import Metrics
 from triage.api.writer import BatchWriter
 from triage.diagnosis.cause import rank_incident
@@ -75,6 +76,8 @@ class Runtime:
     reactions: list[Callable[[Sequence[DiagnosisOutcome]], None]] = field(default_factory=list)
     reactor: BatchWriter | None = None
     models: ServedModels | None = None
+    #: Log lines posted to /v1/logs, on disk until its background thread has ingested them.
+    inbox: LogInbox | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
     #: (ts, service, level, template, content) of recent errors, for live root-cause ranking.
@@ -111,6 +114,9 @@ class Runtime:
         runtime.reload_models()
         runtime._watcher = threading.Thread(target=runtime._background, name="triage-models-rca", daemon=True)
         runtime._watcher.start()
+        runtime.inbox = LogInbox(settings)
+        runtime.inbox.start()
+        runtime.readiness_checks["inbox"] = runtime.inbox.check
         runtime.readiness_checks["models"] = runtime._check_models
         runtime.readiness_checks["registry"] = runtime._check_registry
         runtime.reactor = BatchWriter(runtime._react, interval=2.0, name="triage-reactions")
@@ -123,6 +129,8 @@ class Runtime:
     def stop(self) -> None:
         """Flush what was accepted and release the store."""
         self._stopping.set()
+        if self.inbox is not None:
+            self.inbox.stop()  # lets a running ingest commit (a kill would be safe too)
         if self.committer is not None:
             self.committer.stop()
         if self.writer is not None:

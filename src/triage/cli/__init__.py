@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 
 #: Modules under triage.cli that add commands; each defines `register(app: typer.Typer) -> None`.
-COMMAND_MODULES: tuple[str, ...] = ("ingest", "keys", "serve", "bench", "parse", "snapshot", "rollback", "run", "change", "audit", "alerts", "rca", "models", "pipeline", "recover", "replay", "kb")
+COMMAND_MODULES: tuple[str, ...] = ("ingest", "keys", "serve", "bench", "parse", "snapshot", "rollback", "run", "change", "audit", "alerts", "rca", "models", "pipeline", "recover", "replay", "kb", "diagnose")
 
 
 @app.callback()

@@ -30,7 +30,8 @@ def run_command(
     """Run a pipeline; `triage pipeline run train` on an empty home loads the samples and trains everything.
 
     Promotions (``register: {promote: if_better}``) go through change control like `triage models promote`."""
-    from triage.cli.models import ChangeGate, change_actor
+    from triage.changes.model_gate import ChangeGate
+    from triage.cli.models import change_actor
     from triage.modeling.lifecycle import audit_sink
     from triage.modeling.pipeline import config_path, load_config, run_pipeline
 

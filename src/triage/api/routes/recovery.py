@@ -209,7 +209,8 @@ async def rollback_model(request: Request, body: ModelRollback, key: RecoveryWri
 
     _, ops = _ctx(request)
     reason = body.reason or "rolled back over the API"
-    move = move_champion_back(ops.settings, actor=key.name, reason=reason)
+    move = move_champion_back(ops.settings, actor=key.name, reason=reason, changes=ops.changes,
+                              role=key.role.value)  # a model-rollback change request, carried out at once
 
     def run():
         model_spec(body.model)  # an unknown name is refused before the registry is opened
