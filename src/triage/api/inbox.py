@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -37,6 +36,7 @@ from pathlib import Path
 from triage.errors import Conflict, TriageError
 from triage.settings import Settings
 from triage.storage.database import StorageError
+from triage.storage.files import fsync_dir, write_durably
 
 log = logging.getLogger("triage.api.logs")
 
@@ -94,10 +94,10 @@ class LogInbox:
         meta = {"batch": batch_id, "service": service, "format": format, "lines": lines, "bytes": len(data),
                 "received_at": now.isoformat()}
         self._ensure_folder()
-        _write_durably(self.folder / f"{stem}.json", json.dumps(meta).encode())
-        _fsync_dir(self.folder)  # the sidecar is in before its log can be seen
-        _write_durably(self.folder / f"{stem}.log", data)
-        _fsync_dir(self.folder)
+        write_durably(self.folder / f"{stem}.json", json.dumps(meta).encode())
+        fsync_dir(self.folder)  # the sidecar is in before its log can be seen
+        write_durably(self.folder / f"{stem}.log", data)  # owner-only (0600): raw lines may hold PHI
+        fsync_dir(self.folder)
         return batch_id
 
     def _ensure_folder(self) -> None:
@@ -106,7 +106,7 @@ class LogInbox:
         missing = [p for p in (self.folder, *self.folder.parents) if not p.exists()]
         self.folder.mkdir(parents=True, exist_ok=True)
         for created in missing:  # make the new folders' entries durable too
-            _fsync_dir(created.parent)
+            fsync_dir(created.parent)
 
     # --- draining (background thread) ---
     def start(self) -> None:
@@ -249,26 +249,3 @@ def _safe_detail(exc: BaseException) -> str | None:
     if isinstance(exc, TriageError) and not isinstance(exc, StorageError):
         return (str(exc).splitlines() or [""])[0][:300]
     return None
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    """Write, fsync and rename into place (readers never see a partial file)."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # raw lines may hold PHI: owner only
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

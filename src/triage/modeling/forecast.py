@@ -34,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 from triage.errors import InvalidInput
 from triage.features.windows import WINDOW_ERROR_RATES, error_rates
 from triage.modeling.anomaly import TrainedModel
-from triage.modeling.specs import InsufficientData, ModelSpec, TrainingInputs
+from triage.modeling.specs import InsufficientData, ModelSpec, TrainingInputs, model_config
 
 FORECAST_VERSION = "error-rate-forecast/v1"
 #: For ``skops.io.load(..., trusted=SKOPS_TRUSTED_TYPES)``: a fitted ErrorRateForecaster holds only this class,
@@ -398,14 +398,7 @@ MODEL_NAME = "error-rate-forecaster"
 
 
 def _build_for_pipeline(inputs: TrainingInputs) -> TrainedModel:
-    from pydantic import ValidationError
-
-    try:
-        config = ForecastConfig(**dict(inputs.params))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InvalidInput(f"{MODEL_NAME} parameter {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
-    return build_error_rate_forecaster(inputs.events, config)
+    return build_error_rate_forecaster(inputs.events, model_config(ForecastConfig, MODEL_NAME, inputs.params))
 
 
 MODEL_SPECS = (

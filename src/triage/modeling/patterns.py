@@ -47,7 +47,7 @@ from triage.features.windows import (
     normalise_events,
 )
 from triage.modeling.anomaly import TrainedModel
-from triage.modeling.specs import InsufficientData, ModelSpec, TrainingInputs
+from triage.modeling.specs import InsufficientData, ModelSpec, TrainingInputs, model_config
 
 PATTERNS_VERSION = "template-patterns/v1"
 #: For ``skops.io.load(..., trusted=SKOPS_TRUSTED_TYPES)``: a fitted TemplatePatternDetector holds only this class,
@@ -486,14 +486,7 @@ def build_pattern_detector(events: pd.DataFrame, config: PatternConfig | None = 
 
 
 def _build_for_pipeline(inputs: TrainingInputs) -> TrainedModel:
-    from pydantic import ValidationError
-
-    try:
-        config = PatternConfig(**dict(inputs.params))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InvalidInput(f"{MODEL_NAME} parameter {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
-    return build_pattern_detector(inputs.events, config)
+    return build_pattern_detector(inputs.events, model_config(PatternConfig, MODEL_NAME, inputs.params))
 
 
 MODEL_SPECS = (

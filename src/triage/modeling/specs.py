@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 
 from triage.errors import InvalidInput
+
+C = TypeVar("C")
 
 
 class InsufficientData(InvalidInput):
@@ -26,6 +28,17 @@ class InsufficientData(InvalidInput):
     instead of failing the run: a store of web-service logs has no HDFS block sessions, say. When the
     model is named explicitly, it is an error like any other.
     """
+
+
+def model_config(config_type: type[C], model: str, params: dict[str, Any]) -> C:
+    """A model's pydantic config from a pipeline's ``train.params`` entry; a bad value names its parameter."""
+    from pydantic import ValidationError
+
+    try:
+        return config_type(**dict(params))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InvalidInput(f"{model} parameter {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
 
 
 @dataclass(frozen=True)

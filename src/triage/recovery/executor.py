@@ -61,9 +61,10 @@ from triage.recovery.errors import RestoreRefused, SnapshotCorrupt
 from triage.recovery.manifest import ALL_COMPONENTS, Component, FileEntry, SnapshotManifest
 from triage.recovery.planner import Layout, RestorePlan, Target, plan_restore
 from triage.recovery.records import RESTORE, SNAPSHOT, AuditSink, RecoveryRecord, no_audit
-from triage.recovery.repository import DEFAULT_CHUNK_SIZE, SnapshotRepository, fsync_dir
+from triage.recovery.repository import DEFAULT_CHUNK_SIZE, SnapshotRepository
 from triage.settings import Settings
 from triage.storage.database import Database, Session
+from triage.storage.files import fsync_dir
 
 INTENT_NAME = "restore-intent.json"
 

@@ -35,6 +35,7 @@ from typing import Any
 from triage.errors import Conflict, InvalidInput
 from triage.recovery.errors import JournalError
 from triage.storage.database import Database, Session, load_migrations
+from triage.storage.files import fsync_dir
 
 MIGRATIONS = load_migrations("recovery", Path(__file__).parent / "sql")
 DEFAULT_STREAM = "ingest"
@@ -139,7 +140,7 @@ class Journal:
             finally:
                 os.close(fd)
             if segment.stat().st_size == len(data):  # a new segment: make its name durable too
-                _fsync_dir(self.dir)
+                fsync_dir(self.dir)
         return entries
 
     def _repair_tail(self) -> tuple[Path | None, JournalEntry | None]:
@@ -270,14 +271,6 @@ def _tail(segment: Path) -> tuple[JournalEntry | None, int]:
             if start == 0:
                 return None, 0
             block *= 4
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _flock:

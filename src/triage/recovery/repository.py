@@ -33,17 +33,10 @@ from triage.errors import Conflict
 from triage.recovery.crypto import SnapshotCipher
 from triage.recovery.errors import SnapshotCorrupt, SnapshotKeyError, SnapshotNotFound
 from triage.recovery.manifest import SnapshotManifest
+from triage.storage.files import fsync_dir
 
 DEFAULT_CHUNK_SIZE = 1 << 20  # 4 DuckDB blocks: small enough that a 1 % change leaves most chunks alone
 REPO_FORMAT = 1
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SnapshotRepository:
