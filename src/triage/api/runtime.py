@@ -47,9 +47,9 @@ log = logging.getLogger("triage.api")
 JOURNAL_STREAM = "api"  # the journal stream of everything the API accepted
 UNKNOWN_KEY_TTL = 2.0  # seconds an unknown key id is remembered as unknown (limits the cost of probing)
 RECENT_PATTERN_WINDOW = timedelta(minutes=15)  # the errors the pattern models look at, by event time
-MAX_PARTIAL_ROUNDS = 5
+MAX_PARTIAL_ROUNDS = 5  # rankings in a row that may miss some of an incident's services before one is kept
 #: What the runtime remembers of each recent error (for live root-cause ranking and the pattern scan).
-RECENT_COLUMNS = ["ts", "service", "level", "template_id", "template", "content"]  # rankings in a row that may miss some of an incident's services before one is kept
+RECENT_COLUMNS = ["ts", "service", "level", "template_id", "template", "content"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +80,11 @@ class Runtime:
     inbox: LogInbox | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
-    #: (ts, service, level, template, content) of recent errors, for live root-cause ranking.
-    _recent: deque = field(default_factory=lambda: deque(maxlen=100_000))  # rows of RECENT_COLUMNS
+    #: Recent errors (rows of RECENT_COLUMNS), for live root-cause ranking and the pattern scan.
+    _recent: deque = field(default_factory=lambda: deque(maxlen=100_000))
     #: incident id -> (last_seen, services it had) when last ranked; an incident is ranked again when it grows.
     _ranked_at: dict[str, tuple[datetime, int]] = field(default_factory=dict)
-    #: incident id -> rounds in a row its ranking missed some of its services (their events not yet stored).
+    #: incident id -> rounds in a row its ranking missed some of its services (their errors still arriving).
     _partial_rounds: dict[str, int] = field(default_factory=dict)
     _last_scanned: tuple | None = None  # the newest recent error at the last pattern scan
     readiness_checks: dict[str, Callable[[], str]] = field(default_factory=dict)
@@ -357,8 +357,8 @@ class Runtime:
             events = pd.concat([stored, recent], ignore_index=True) if not stored.empty else recent
             cause = rank_incident(events, services=services, first_seen=first_seen, computed_at=utcnow())
             covered = {s for s, _ in cause.ranking} if cause is not None else set()
-            # A service's newest errors may still be on their way to the store (the writer flushes every
-            # second): rank again next round, a few times, rather than keep a ranking that misses it.
+            # A ranking that misses one of the incident's services (its errors still arriving, or not yet in
+            # the store's windows) is redone next round, a few times, rather than kept.
             partial = self._partial_rounds.get(incident_id, 0) + 1 if covered < services else 0
             self._partial_rounds[incident_id] = partial
             if partial == 0 or partial >= MAX_PARTIAL_ROUNDS:
