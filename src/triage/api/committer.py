@@ -86,8 +86,16 @@ class GroupCommitter:
                     _resolve(loop, future, exc)
                 continue
             self._on_durable([(entry, context) for entry, (_, _, context, _, _) in zip(entries, group, strict=True)])
+            # One wake-up per event loop for the whole group (not one per request): each call_soon_threadsafe
+            # is a self-pipe write and a loop iteration, which under load compete for the GIL.
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, JournalEntry]]] = {}
             for entry, (*_, loop, future) in zip(entries, group, strict=True):
-                _resolve(loop, future, entry)
+                if loop is None:
+                    future.set(entry)
+                else:
+                    by_loop.setdefault(loop, []).append((future, entry))
+            for loop, done in by_loop.items():
+                loop.call_soon_threadsafe(_set_results, done)
 
 
 def _resolve(loop: asyncio.AbstractEventLoop | None, future: Any, value: Any) -> None:
@@ -103,6 +111,11 @@ def _resolve(loop: asyncio.AbstractEventLoop | None, future: Any, value: Any) ->
 def _set_result(future: asyncio.Future, value: Any) -> None:
     if not future.done():
         future.set_result(value)
+
+
+def _set_results(done: list[tuple[asyncio.Future, Any]]) -> None:
+    for future, value in done:
+        _set_result(future, value)
 
 
 def _set_exception(future: asyncio.Future, exc: BaseException) -> None:

@@ -38,8 +38,27 @@ class Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         )
 
+        # Label lookups cost more than the increments (locks, string checks): keep the children per label
+        # set (a few dozen: routes, severities and categories are bounded).
+        self._request_children: dict[tuple[str, str, int], Histogram] = {}
+        self._diagnosis_children: dict[tuple[str, str], Counter] = {}
+        self._accepted_error: Counter | None = None  # made on first use: no zero sample before any event
+
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).observe(seconds)
+        child = self._request_children.get((method, route, status))
+        if child is None:
+            child = self._request_children[(method, route, status)] = self.requests.labels(method, route, str(status))
+        child.observe(seconds)
+
+    def count_diagnosis(self, severity: str, category: str) -> None:
+        """One diagnosis returned (and its event accepted)."""
+        child = self._diagnosis_children.get((severity, category))
+        if child is None:
+            child = self._diagnosis_children[(severity, category)] = self.diagnoses.labels(severity, category)
+        child.inc()
+        if self._accepted_error is None:
+            self._accepted_error = self.events_accepted.labels("error")
+        self._accepted_error.inc()
 
     def set_model_versions(self, versions: dict[str, str]) -> None:
         self.model_version.clear()

@@ -149,8 +149,7 @@ class Runtime:
         assert self.committer is not None
         await self.committer.submit(JOURNAL_KIND, _payload(outcome, body), context=outcome)
         d = outcome.diagnosis
-        self.metrics.diagnoses.labels(d.severity.value, d.category).inc()
-        self.metrics.events_accepted.labels("error").inc()
+        self.metrics.count_diagnosis(d.severity.value, d.category)
         return outcome, body
 
     def _persist(self, batch: list[tuple[JournalEntry, DiagnosisOutcome | None]]) -> None:
@@ -283,9 +282,14 @@ class Runtime:
             log.info("models in service", extra={"models": versions})
         return changed
 
-    def _background(self, interval: float = 2.0) -> None:
-        """Every few seconds: follow champion moves, and rank the services of multi-service incidents."""
-        while not self._stopping.wait(interval):
+    def _background(self, interval: float = 2.0, max_share: float = 0.1) -> None:
+        """Every few seconds: follow champion moves, and rank the services of multi-service incidents.
+
+        A round is pandas work that holds the GIL (hundreds of ms with many services), stalling requests:
+        the pause after a round grows with its cost, so this thread uses at most ``max_share`` of a core."""
+        wait = interval
+        while not self._stopping.wait(wait):
+            started = time.monotonic()
             try:
                 self.reload_models()
             except Exception:  # keep watching; the failure shows in /readyz via ServedModels.errors
@@ -298,6 +302,7 @@ class Runtime:
                 self.scan_recent_patterns()
             except Exception:
                 log.exception("recent pattern scan failed")
+            wait = max(interval, (time.monotonic() - started) * (1 - max_share) / max_share)
 
     def scan_recent_patterns(self) -> int:
         """Run the served pattern champion over the last RECENT_PATTERN_WINDOW of errors the scorer has

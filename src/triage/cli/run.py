@@ -290,7 +290,7 @@ def serve_with_first_look(
         say(f"listening on {host}: reachable from other machines; keep the admin key safe")
     configure_logging(settings.log_level)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the replay's own requests would flood the log
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), access_log=False, log_config=None,
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, freeze_heap=True), access_log=False, log_config=None,
                                            timeout_graceful_shutdown=10))  # fmt: skip
     stop = threading.Event()
     outcome: dict[str, str] = {}

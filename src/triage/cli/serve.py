@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         settings = settings_of(ctx)
         configure_logging(settings.log_level)
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, freeze_heap=True),
             host=host or settings.api_host,
             port=port or settings.api_port,
             access_log=False,
