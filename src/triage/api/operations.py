@@ -181,20 +181,29 @@ class Operations:
     def react(self, outcomes: Sequence[DiagnosisOutcome]) -> None:
         """Alerts for a batch of stored diagnoses, and emergency changes for CRITICAL ones."""
         from triage.alerting.rules import signal_from_diagnosis
+        from triage.alerting.schemas import DiagnosisSummary
 
         signals: dict[str, AlertSignal] = {}
         critical: dict[str, dict[str, Any]] = {}
         for outcome in outcomes:
-            body = outcome.diagnosis.model_dump(mode="json")
-            signal = signal_from_diagnosis(body, self.alerts.config)
+            d = outcome.diagnosis
+            # Only the fields alerting reads (a full ``model_dump(mode="json")`` per diagnosis cost more
+            # than the rule itself); the whole body is dumped only for an emergency change below.
+            root = d.root_cause
+            summary = DiagnosisSummary.parse({
+                "errorId": d.error_id, "incidentId": d.incident_id, "detectedAt": d.detected_at,
+                "severity": d.severity.value, "category": d.category, "affectedServices": d.affected_services,
+                "rootCause": {"service": root.service, "issue": root.issue, "confidence": root.confidence},
+            })
+            signal = signal_from_diagnosis(summary, self.alerts.config)
             if signal is not None:
                 key = signal.key()
                 held = signals.get(key)
                 if held is None or signal.severity.rank > held.severity.rank:
                     signals[key] = signal
-            incident = outcome.diagnosis.incident_id
-            if outcome.diagnosis.severity.value == "CRITICAL" and incident and incident not in self._opened:
-                critical.setdefault(incident, body)
+            incident = d.incident_id
+            if d.severity.value == "CRITICAL" and incident and incident not in self._opened and incident not in critical:
+                critical[incident] = d.model_dump(mode="json")
         for signal in signals.values():  # each on its own: one failure must not cost the others
             try:
                 self.alerts.raise_signal(signal=signal)

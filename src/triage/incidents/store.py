@@ -361,7 +361,7 @@ def apply_diagnosis_entries(store: IncidentStore, session: Session, entries: Seq
     Used by the live writer and by replay after a crash: diagnoses are idempotent by error id, an
     incident's state is its latest in the batch, timeline rows are appended.
     """
-    diagnoses, incidents, timeline = [], {}, []
+    diagnoses, latest, timeline = [], {}, []
     for entry in entries:
         p = entry.payload
         d = dict(p["diagnosis"])
@@ -370,15 +370,18 @@ def apply_diagnosis_entries(store: IncidentStore, session: Session, entries: Seq
             d[key] = datetime.fromisoformat(d[key])
         diagnoses.append(DiagnosisRow(**d))
         if p.get("incident"):
-            i = dict(p["incident"])
-            i["root_cause"] = RootCause(**i["root_cause"]) if i.get("root_cause") else None
-            i["services"] = tuple(i["services"])
-            for key in ("first_seen", "last_seen"):
-                i[key] = datetime.fromisoformat(i[key])
-            incidents[i["incident_id"]] = IncidentState(**i)
+            latest[p["incident"]["incident_id"]] = p["incident"]  # only the latest state is written
         for t in p.get("timeline", ()):
             timeline.append(TimelineRow(**{**t, "at": datetime.fromisoformat(t["at"])}))
-    store.write_batch(diagnoses=diagnoses, incidents=list(incidents.values()), timeline=timeline, session=session)
+    incidents = []
+    for raw in latest.values():  # an incident's state is converted once per batch, not once per diagnosis
+        i = dict(raw)
+        i["root_cause"] = RootCause(**i["root_cause"]) if i.get("root_cause") else None
+        i["services"] = tuple(i["services"])
+        for key in ("first_seen", "last_seen"):
+            i[key] = datetime.fromisoformat(i[key])
+        incidents.append(IncidentState(**i))
+    store.write_batch(diagnoses=diagnoses, incidents=incidents, timeline=timeline, session=session)
 
 
 def _jsonable(value: Any) -> Any:
