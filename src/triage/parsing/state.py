@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from triage.errors import IntegrityError, InvalidInput, NotFound
+from triage.storage.files import write_durably
 
 STATE_FORMAT = "triage.parsing.miner-state"
 STATE_FORMAT_VERSION = 1
@@ -40,16 +39,7 @@ def write_state(path: Path, body: dict[str, Any]) -> str:
         "body": body,
     }
     data = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    write_durably(path, data)
     return checksum
 
 
