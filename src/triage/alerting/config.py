@@ -26,19 +26,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from triage.alerting.schemas import AlertType, Channel, Recipient, Severity
-from triage.errors import InvalidInput
+from triage.config_files import load_yaml_model
 
 
 class LevelPolicy(BaseModel):
@@ -210,16 +208,5 @@ class AlertingConfig(BaseModel):
 
 
 def load_alerting_config(path: Path | None) -> AlertingConfig:
-    if path is None or not path.exists():
-        return AlertingConfig()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"{path}: expected a mapping at the top level")
-    try:
-        return AlertingConfig.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InvalidInput(f"{path}: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    """The configuration in ``path`` (YAML), or the defaults when there is no such file."""
+    return load_yaml_model(path, AlertingConfig)

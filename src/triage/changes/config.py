@@ -29,8 +29,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from triage.audit.schemas import utc
 from triage.changes.schemas import (
@@ -42,7 +41,7 @@ from triage.changes.schemas import (
     RollbackComplexity,
     ScheduleWindow,
 )
-from triage.errors import InvalidInput
+from triage.config_files import load_yaml_model
 
 
 class AuthorityHolders(BaseModel):
@@ -226,17 +225,4 @@ class DependencyGraph:
 
 def load_change_config(path: Path | None) -> ChangeConfig:
     """The configuration in ``path`` (YAML), or the defaults when there is no such file."""
-    if path is None or not path.exists():
-        return ChangeConfig()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"{path}: expected a mapping at the top level")
-    try:
-        return ChangeConfig.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"{path}: {where}: {first['msg']}") from None
+    return load_yaml_model(path, ChangeConfig)

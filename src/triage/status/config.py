@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from triage.config_files import load_yaml_model
 from triage.errors import InvalidInput
 from triage.status.schemas import ComponentState
 
@@ -121,17 +121,4 @@ class StatusConfig(BaseModel):
 
 def load_status_config(path: Path | None) -> StatusConfig:
     """The configuration in ``path`` (YAML), or the defaults when there is no such file."""
-    if path is None or not path.exists():
-        return StatusConfig()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"{path}: expected a mapping at the top level")
-    try:
-        return StatusConfig.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"{path}: {where}: {first['msg']}") from None
+    return load_yaml_model(path, StatusConfig)
