@@ -26,7 +26,6 @@ any file: piping the same bytes twice adds nothing, and an interrupted pipe resu
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -43,9 +42,10 @@ from operator import attrgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from triage.errors import Conflict, IntegrityError, InvalidInput, NotFound
+from triage.errors import IntegrityError, InvalidInput, NotFound
 from triage.features.store import FeatureStore, IngestBatch, RunCounts, SourceState
 from triage.settings import Settings
+from triage.storage.files import exclusive_lock
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -286,23 +286,9 @@ def ingest_lock(settings: Settings, timeout: float | None = None) -> Iterator[No
     """One ingest per home at a time: two would advance the same parser state and offsets."""
     timeout = INGEST_LOCK_TIMEOUT if timeout is None else timeout
     path = settings.store_path.with_name(settings.store_path.name + ".ingest.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise Conflict(
-                        f"another ingest into {settings.home} is running; try again when it ends"
-                    ) from None
-                time.sleep(0.05)
+    busy = f"another ingest into {settings.home} is running; try again when it ends"
+    with exclusive_lock(path, timeout=timeout, busy=busy, permissions=0o644):
         yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def ingest(

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import fcntl
 import glob
 import json
 import os
@@ -31,13 +30,12 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from triage.errors import Conflict
 from triage.recovery import journal as jr
 from triage.recovery.capture import (
     Capture,
@@ -64,7 +62,7 @@ from triage.recovery.records import RESTORE, SNAPSHOT, AuditSink, RecoveryRecord
 from triage.recovery.repository import DEFAULT_CHUNK_SIZE, SnapshotRepository
 from triage.settings import Settings
 from triage.storage.database import Database, Session
-from triage.storage.files import fsync_dir
+from triage.storage.files import exclusive_lock, fsync_dir
 
 INTENT_NAME = "restore-intent.json"
 
@@ -648,23 +646,8 @@ class _Intent:
         self.path.unlink(missing_ok=True)
 
 
-@contextmanager
-def _exclusive(path: Path, timeout: float = 600.0) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise Conflict("another restore is running") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)
+def _exclusive(path: Path, timeout: float = 600.0) -> AbstractContextManager[None]:
+    return exclusive_lock(path, timeout=timeout, busy="another restore is running")
 
 
 def recover_interrupted(settings: Settings) -> str | None:

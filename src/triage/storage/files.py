@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from triage.errors import Conflict
 
 
 def fsync_dir(path: Path) -> None:
@@ -30,3 +36,25 @@ def write_durably(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def exclusive_lock(path: Path, *, timeout: float, busy: str, permissions: int = 0o600) -> Iterator[None]:
+    """Hold an exclusive flock on ``path`` (created if missing) for the block; :class:`Conflict` with ``busy``
+    if another process still holds it after ``timeout`` seconds. Closing the descriptor releases it, so a
+    killed holder never leaves it locked."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, permissions)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Conflict(busy) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
