@@ -6,6 +6,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from triage.recovery.executor import (
     recover_interrupted,
     restore_snapshot,
     verify_snapshot,
+    wait_for_cleanup,
 )
 from triage.recovery.journal import JournaledStore
 from triage.recovery.manifest import Component
@@ -307,9 +309,44 @@ def test_a_kill_mid_restore_leaves_the_old_state_working(
     assert "restore" in recover_interrupted(rsettings)  # …which the next recovery step undoes
     assert tree(rsettings) == live
     assert event_ids(rsettings) == live_ids
-    assert [p for p in rsettings.home.rglob(".*") if ".restore-" in p.name or ".before-" in p.name] == []
+    assert _old_copies(rsettings) == []
     # and a later restore runs normally
     restore_snapshot(rsettings, snap.id)
+    assert event_ids(rsettings) == list(range(50))
+
+
+def _old_copies(settings: Settings) -> list[Path]:
+    return [p for p in settings.home.rglob(".*") if ".restore-" in p.name or ".before-" in p.name]
+
+
+def test_the_replaced_copies_are_removed_after_the_restore_returns(
+    rsettings: Settings, home: JournaledStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from triage.recovery import executor
+
+    snap = create_snapshot(rsettings, components=["store", "config"]).manifest
+    mutate(rsettings, home)
+    removal_may_start = threading.Event()
+    remove_backups = executor._remove_backups
+
+    def held_back(targets):  # keeps the clean-up thread at its start, as a slow disk would
+        assert removal_may_start.wait(30)
+        remove_backups(targets)
+
+    monkeypatch.setattr(executor, "_remove_backups", held_back)
+    restore_snapshot(rsettings, snap.id)
+    assert event_ids(rsettings) == list(range(50))  # the restored state is live before the clean-up
+    assert _old_copies(rsettings)
+    second = threading.Thread(target=restore_snapshot, args=(rsettings, snap.id))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # a next restore waits for the clean-up (it holds the restore lock)
+    removal_may_start.set()
+    second.join(60)
+    assert not second.is_alive()
+    wait_for_cleanup(30)
+    assert _old_copies(rsettings) == []
+    assert not (rsettings.snapshots_dir / INTENT_NAME).exists()
     assert event_ids(rsettings) == list(range(50))
 
 

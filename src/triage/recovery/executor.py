@@ -28,9 +28,10 @@ import json
 import os
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +66,7 @@ from triage.storage.database import Database, Session
 from triage.storage.files import exclusive_lock, fsync_dir
 
 INTENT_NAME = "restore-intent.json"
+_CLEANUPS: list[threading.Thread] = []
 
 
 def open_repository(
@@ -292,54 +294,61 @@ def restore_snapshot(
     rewound: int | None = None
     carry: CarryReport | None = None
     kept_aside: Path | None = None
-    with _exclusive(settings.snapshots_dir / ".restore.lock"), repo.locked(exclusive=False):
-        intent.save(
-            {"state": "building", "snapshot": snapshot_id, "targets": [_paths(t) for t in plan.targets]}
-        )
-        try:
-            with ChunkPipeline(repo) as pipe:
-                # the small records (settings, code) are checked too: a damaged snapshot is refused whole
-                for record in (f for f in manifest.files if f.root in ("settings", "code")):
-                    pipe.check(record)
+    with ExitStack() as held:
+        held.enter_context(_exclusive(settings.snapshots_dir / ".restore.lock"))
+        with repo.locked(exclusive=False):
+            intent.save(
+                {"state": "building", "snapshot": snapshot_id, "targets": [_paths(t) for t in plan.targets]}
+            )
+            try:
+                with ChunkPipeline(repo) as pipe:
+                    # the small records (settings, code) are checked too: a damaged snapshot is refused whole
+                    for record in (f for f in manifest.files if f.root in ("settings", "code")):
+                        pipe.check(record)
+                    for target in plan.targets:
+                        _build(pipe, target)
+                    if plan.replay is not None:
+                        replay, prefix = _replay(pipe, plan, layout, apply, keep_kinds)
+                    written = pipe.stats.bytes_read
                 for target in plan.targets:
-                    _build(pipe, target)
-                if plan.replay is not None:
-                    replay, prefix = _replay(pipe, plan, layout, apply, keep_kinds)
-                written = pipe.stats.bytes_read
-            for target in plan.targets:
-                if target.kind == "dir":
-                    _fsync_tree(target.staged)
-            if hooks.after_build:
-                hooks.after_build()
-        except BaseException:
-            _discard_staging(plan.targets)
-            intent.clear()
-            raise
-        store_lock = (
-            Database(layout.store_path).locked(exclusive=True) if Component.STORE in wanted else nullcontext()
-        )
-        with store_lock:
-            if Component.STORE in wanted:
-                try:
-                    rewound, carry = _seal_store(layout, plan, manifest, replay, apply, keep_kinds, prefix)
-                except BaseException:
-                    _discard_staging(plan.targets)
-                    intent.clear()
-                    raise
-            swaps = [{**_paths(t), "new_ino": _ino(t.staged), "old_ino": _ino(t.live)} for t in plan.targets]
-            intent.save({"state": "swapping", "snapshot": snapshot_id, "targets": swaps})
-            for target in plan.targets:
-                _swap(target)
-                if hooks.after_swap:
-                    hooks.after_swap(target)
-            if Component.STORE in wanted and manifest.store is not None and layout.store_path.exists():
-                position = _restored_position(plan, manifest, replay, rewound)
-                jr.start_chain(layout.store_path, manifest.store.stream, position)
-            intent.save({"state": "swapped", "snapshot": snapshot_id, "targets": swaps})
-        if carry is not None and not carry.done:  # after "swapped": an undo must still find the old file
-            kept_aside = _keep_aside(next(t for t in plan.targets if t.live == layout.store_path))
-        _remove_backups(plan.targets)
-        intent.clear()
+                    if target.kind == "dir":
+                        _fsync_tree(target.staged)
+                if hooks.after_build:
+                    hooks.after_build()
+            except BaseException:
+                _discard_staging(plan.targets)
+                intent.clear()
+                raise
+            store_lock = (
+                Database(layout.store_path).locked(exclusive=True)
+                if Component.STORE in wanted
+                else nullcontext()
+            )
+            with store_lock:
+                if Component.STORE in wanted:
+                    try:
+                        rewound, carry = _seal_store(
+                            layout, plan, manifest, replay, apply, keep_kinds, prefix
+                        )
+                    except BaseException:
+                        _discard_staging(plan.targets)
+                        intent.clear()
+                        raise
+                swaps = [
+                    {**_paths(t), "new_ino": _ino(t.staged), "old_ino": _ino(t.live)} for t in plan.targets
+                ]
+                intent.save({"state": "swapping", "snapshot": snapshot_id, "targets": swaps})
+                for target in plan.targets:
+                    _swap(target)
+                    if hooks.after_swap:
+                        hooks.after_swap(target)
+                if Component.STORE in wanted and manifest.store is not None and layout.store_path.exists():
+                    position = _restored_position(plan, manifest, replay, rewound)
+                    jr.start_chain(layout.store_path, manifest.store.stream, position)
+                intent.save({"state": "swapped", "snapshot": snapshot_id, "targets": swaps})
+            if carry is not None and not carry.done:  # after "swapped": an undo must still find the old file
+                kept_aside = _keep_aside(next(t for t in plan.targets if t.live == layout.store_path))
+        _clean_up_later(plan.targets, intent, held.pop_all())
     notes = _store_notes(manifest, plan) if Component.STORE in wanted else []
     if rewound is not None:
         notes.append(f"journal entries after the restored position are void (rewind marker {rewound})")
@@ -606,6 +615,28 @@ def _remove(path: Path) -> None:
 def _remove_backups(targets: Sequence[Target]) -> None:
     for t in targets:
         _remove(t.backup)
+
+
+def _clean_up_later(targets: Sequence[Target], intent: _Intent, restore_lock: ExitStack) -> None:
+    """Remove the old copies once the restore has returned: the restored state is live already, and freeing a
+    1 GB file's cached pages takes most of a second. The thread keeps the restore lock until it is done, so
+    a next restore waits for it; a crash before then leaves the "swapped" intent, which
+    :func:`recover_interrupted` completes. Not a daemon thread: a process finishes it before exiting."""
+
+    def clean_up() -> None:
+        with restore_lock:
+            _remove_backups(targets)
+            intent.clear()
+
+    thread = threading.Thread(target=clean_up, name="restore-cleanup")
+    thread.start()
+    _CLEANUPS[:] = [t for t in _CLEANUPS if t.is_alive()] + [thread]
+
+
+def wait_for_cleanup(timeout: float | None = None) -> None:
+    """Wait until the old copies of every restore in this process are removed."""
+    while _CLEANUPS:
+        _CLEANUPS.pop().join(timeout)
 
 
 def _discard_staging(targets: Sequence[Target]) -> None:
