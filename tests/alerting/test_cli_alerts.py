@@ -50,6 +50,8 @@ def test_raise_list_ack_from_the_command_line(capsys, settings, alert_config: Al
     assert "INC-77: 1 alert(s)" in out and alert["id"] in out
     code, _, err = run(capsys, settings, "alerts", "ack", alert["id"])
     assert code == 2 and "--as" in err
+    code, _, err = run(capsys, settings, "alerts", "ack", "--as", "olga")  # neither an id nor --incident
+    assert code == 2 and "exactly one of an alert id or --incident" in err
     code, out, _ = run(capsys, settings, "alerts", "ack", "--incident", "INC-77", "--as", "olga")
     assert code == 0 and "acknowledged by olga" in out
     assert http_receiver.bodies("/pagerduty")[-1]["event_action"] == "acknowledge"

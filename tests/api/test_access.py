@@ -67,6 +67,7 @@ def test_not_json_is_a_problem(server) -> None:
     with server.client("service") as c:
         r = c.post("/v1/diagnose", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["detail"] == "body: not valid JSON (at character 1)"  # not "1: JSON decode error"
 
 
 def test_oversized_body_is_413(server) -> None:

@@ -200,6 +200,18 @@ def test_export_json_and_csv_verify_offline(log: AuditLog, tmp_path: Path) -> No
     assert doc["head"]["seq"] == 6 and doc["entries"][0]["seq"] == 1
 
 
+def test_an_empty_or_binary_file_is_not_an_export(tmp_path: Path) -> None:
+    """Nothing to verify is not an intact trail, and undecodable bytes are a one-line refusal."""
+    empty = tmp_path / "empty.json"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="empty file"):
+        read_export(empty)
+    binary = tmp_path / "trail.bin"
+    binary.write_bytes(b"\x7fELF\x02\x01\xf0\x9f\x00\xff")
+    with pytest.raises(InvalidInput, match="not UTF-8"):
+        read_export(binary)
+
+
 def log_json(log: AuditLog) -> str:
     buffer = io.StringIO()
     log.export(buffer, fmt="json")

@@ -67,6 +67,21 @@ def test_refusals_exit_2_with_one_line(capsys, settings: Settings) -> None:
         assert code == 2 and expected in err and err.count("\n") == 1 and "Traceback" not in err, (args, err)
 
 
+def test_bad_impact_or_window_values_name_the_option(capsys, settings: Settings) -> None:
+    """A pydantic refusal is one line naming the option, not pydantic's trailing documentation link."""
+    base = ("change", "create", "--type", "normal", "--title", "t", "--services", "web", "--requester", "bob")
+    cases = [
+        (("--user-impact", "bogus"), "--user-impact: Input should be 'none'"),
+        (("--rollback-complexity", "zzz"), "--rollback-complexity: Input should be"),
+        (("--downtime", "-3"), "--downtime: Input should be greater than or equal to 0"),
+        (("--start", "+2h", "--end", "now"), "a schedule window must end after it starts"),
+    ]
+    for extra, expected in cases:
+        code, _, err = run(capsys, settings, *base, *extra)
+        assert code == 2 and expected in err and err.count("\n") == 1, (extra, err)
+        assert "errors.pydantic.dev" not in err, (extra, err)
+
+
 def test_emergency_from_a_diagnosis_file(capsys, settings: Settings, tmp_path) -> None:
     from datetime import UTC, datetime
 

@@ -59,6 +59,13 @@ def test_ingest_json_then_templates(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 0 and "0 lines" in out and "nothing new" in out
 
 
+def test_an_empty_file_is_not_called_already_ingested(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    code, out, _ = cli(capsys, "--home", str(tmp_path / "home"), "ingest", str(empty))
+    assert code == 0 and "0 lines" in out and "1 file(s) had nothing new (already ingested, or empty)" in out
+
+
 def test_templates_on_an_empty_home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "--home", str(tmp_path), "templates", "--json")
     assert (code, json.loads(out)) == (0, [])

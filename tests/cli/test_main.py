@@ -22,3 +22,37 @@ def test_version() -> None:
     proc = run("version")
     assert proc.returncode == 0
     assert proc.stdout.strip() == __version__
+
+
+def test_a_file_that_is_not_utf8_text_exits_2_with_one_line(tmp_path) -> None:
+    """A binary file where a YAML/JSON file is expected is a user error, not a traceback."""
+    binary = tmp_path / "diagnosis.json"
+    binary.write_bytes(b"\x7fELF\x02\x01\xf0\x9f\x00\xff")
+    proc = run("--home", str(tmp_path / "home"), "change", "emergency", "--diagnosis", str(binary))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+    assert "not UTF-8 text" in proc.stderr
+
+
+def test_serve_on_a_taken_or_invalid_port_exits_2_with_one_line(tmp_path) -> None:
+    """`triage serve` binds before starting the app, like `triage run`: no uvicorn log lines, exit 2."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run("--home", str(tmp_path / "home"), "serve", "--port", str(port))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "Address already in use" in proc.stderr
+    proc = run("--home", str(tmp_path / "home"), "serve", "--port", "99999")
+    assert proc.returncode == 2 and "--port must be 0-65535" in proc.stderr, proc.stderr
+
+
+def test_a_bad_setting_is_named_in_the_one_line_error() -> None:
+    import os
+
+    proc = subprocess.run([sys.executable, "-m", "triage.cli", "version"], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "TRIAGE_INGEST_BATCH_LINES": "abc"})  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
+    assert "invalid settings: TRIAGE_INGEST_BATCH_LINES: Input should be a valid integer" in proc.stderr

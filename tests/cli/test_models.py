@@ -77,6 +77,8 @@ def test_promote_rollback_and_refusal_from_the_cli(capsys, tracked_settings: Set
     code, out, _ = cli(capsys, home, "models", "history", NAME, "--json")
     actions = [m["action"] for m in json.loads(out)["moves"]]
     assert actions == ["register", "register", "promote", "rollback", "register", "promotion_refused"]
+    code, out, _ = cli(capsys, home, "models", "history", NAME)  # the text says under which change, too
+    assert code == 0 and "by dana under CHG-000001: beats v1" in out and "under CHG-000002" in out
 
     audited = [e.event for e in AuditLog(Database(tracked_settings.store_path)).entries()]
     models = [e for e in audited if e.subject_kind == "model"]

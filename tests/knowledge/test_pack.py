@@ -22,6 +22,8 @@ def test_the_shipped_pack_has_eight_complete_runbooks() -> None:
     ("message", "category"),
     [
         ("HikariPool-1 - Connection is not available, connection pool exhausted", "DATABASE_CONNECTION"),
+        # the README's example: HikariCP's own pool-exhaustion message, not a timeout of a call
+        ("HikariPool-1 - Connection is not available, request timed out after 30000ms", "DATABASE_CONNECTION"),
         ("java.lang.OutOfMemoryError: Java heap space", "RESOURCE_EXHAUSTION"),
         ("write /var/log/app.log: no space left on device", "RESOURCE_EXHAUSTION"),
         ("Read timed out after 30000 ms calling billing", "TIMEOUT"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from triage.errors import Conflict, IntegrityError, InvalidInput, NotFound, PermissionDenied, TriageError
+from triage.storage.database import StorageError
+
+log = logging.getLogger("triage.api")
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -44,6 +48,8 @@ def status_of(error: TriageError) -> int:
         return 409
     if isinstance(error, InvalidInput):
         return 422
+    if isinstance(error, StorageError):  # the server's store failed, not the request
+        return 503
     return 400
 
 
@@ -52,6 +58,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(TriageError)
     async def _domain(_: Request, exc: TriageError) -> JSONResponse:
+        if isinstance(exc, StorageError):  # SQL and table names stay in the server log, not in the answer
+            log.error("store error: %s", exc)
+            return problem(503, "the store could not answer; see the server log and /readyz")
         return problem(status_of(exc), str(exc))
 
     @app.exception_handler(RequestValidationError)
@@ -61,6 +70,9 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ][:20]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        if first.get("type") == "json_invalid":  # its loc is ("body", character offset), not a field
+            offset = first["loc"][1] if len(first["loc"]) > 1 else "?"
+            return problem(422, f"body: not valid JSON (at character {offset})", errors=errors)
         where = ".".join(first["loc"][1:] if len(first["loc"]) > 1 else first["loc"])
         return problem(422, f"{where}: {first['msg']}" if where else first["msg"], errors=errors)
 

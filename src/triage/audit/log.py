@@ -229,7 +229,12 @@ def write_export(
 
 def read_export(path: Path) -> tuple[list[dict[str, Any]], ChainHead | None]:
     """Flat rows (and the head, for JSON) from an exported file, for offline verification."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path}: not a triage audit export (not UTF-8 text)") from None
+    if not text.strip():
+        raise InvalidInput(f"{path}: empty file, not a triage audit export")
     if text.lstrip().startswith("{"):
         try:
             doc = json.loads(text)

@@ -41,7 +41,13 @@ def _root(
     try:
         ctx.obj = Settings(**overrides)
     except Exception as exc:  # pydantic ValidationError: a bad TRIAGE_* value
-        raise TriageError(f"invalid settings: {exc}".splitlines()[0]) from exc
+        raise TriageError(f"invalid settings: {_setting_error(exc)}") from exc
+
+
+def _setting_error(exc: Exception) -> str:
+    from triage.cli._common import validation_line
+
+    return validation_line(exc, lambda field: f"TRIAGE_{field.upper()}")
 
 
 for _name in COMMAND_MODULES:
@@ -64,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(exc))
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         _fail(f"{exc.strerror}: {exc.filename}")
+    except UnicodeDecodeError as exc:  # a file given as text (YAML, JSON, CSV) that is not UTF-8
+        _fail(f"a file given is not UTF-8 text ({exc.reason} at byte {exc.start})")
     except KeyboardInterrupt:
         print("triage: interrupted", file=sys.stderr)
         sys.exit(130)

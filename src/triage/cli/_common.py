@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -22,3 +23,19 @@ def print_json(payload: Any) -> None:
     """One JSON document on one line of stdout."""
     sys.stdout.write(json.dumps(payload, default=str, separators=(",", ":")) + "\n")
     sys.stdout.flush()
+
+
+def validation_line(exc: Exception, names: dict[str, str] | Callable[[str], str] | None = None) -> str:
+    """A pydantic ValidationError as one line naming what was wrong: ``NAME: message`` for its first error,
+    ``names`` turning a field into what the user typed (an option or a variable). Pydantic's own text spans
+    several lines and ends with a documentation link."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors) or not errors():
+        return str(exc).splitlines()[0].strip()
+    first = errors()[0]
+    field = str(first["loc"][0]) if first.get("loc") else ""
+    what = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    table = names if isinstance(names, dict) else {}
+    rename = names if callable(names) else (lambda f: table.get(f, f))
+    name = rename(field) if field else ""
+    return f"{name}: {what}" if name else what

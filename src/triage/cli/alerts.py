@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
         if not as_user:
             raise InvalidInput("say who acknowledges (--as USER)")
         if (alert_id is None) == (incident is None):
-            raise InvalidInput("give an alert id or --incident, not both")
+            raise InvalidInput("give exactly one of an alert id or --incident")
         svc = service(ctx, config)
         if incident is not None:
             done = svc.acknowledge_incident(incident_id=incident, user=as_user)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from triage.api.operations import breach_to_alert  # shared with the API's deadline loop
-from triage.cli._common import print_json, settings_of
+from triage.cli._common import print_json, settings_of, validation_line
 from triage.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -111,6 +111,11 @@ def _actor(user: str, role: str):
         ) from None
 
 
+_OPTION_OF = {"estimated_downtime_minutes": "--downtime", "rollback_complexity": "--rollback-complexity",
+              "user_impact": "--user-impact", "phi": "--phi", "data_loss_risk": "--data-loss-risk",
+              "security_risk": "--security-risk", "start": "--start", "end": "--end"}  # fmt: skip
+
+
 def _impact(base, downtime, rollback_complexity, user_impact, phi, data_loss_risk, security_risk):
     from triage.changes.schemas import ImpactInput
 
@@ -128,7 +133,7 @@ def _impact(base, downtime, rollback_complexity, user_impact, phi, data_loss_ris
     try:
         return ImpactInput(**fields)
     except ValueError as exc:
-        raise InvalidInput(str(exc).splitlines()[-1].strip()) from None
+        raise InvalidInput(validation_line(exc, _OPTION_OF)) from None
 
 
 def _render(cr: ChangeRequest, service: ChangeService) -> str:
@@ -244,7 +249,7 @@ def register(app: typer.Typer) -> None:
             try:
                 window = ScheduleWindow(start=parse_moment(start, now=now), end=parse_moment(end, now=now))
             except ValueError as exc:
-                raise InvalidInput(str(exc).splitlines()[-1].strip()) from None
+                raise InvalidInput(validation_line(exc, _OPTION_OF)) from None
         impact = None
         if any(
             v is not None
@@ -436,7 +441,7 @@ def register(app: typer.Typer) -> None:
         try:
             window = ScheduleWindow(start=parse_moment(start, now=now), end=parse_moment(end, now=now))
         except ValueError as exc:
-            raise InvalidInput(str(exc).splitlines()[-1].strip()) from None
+            raise InvalidInput(validation_line(exc, _OPTION_OF)) from None
         _emit(
             service.schedule(change_id=change_id, actor=_actor(as_user, role), window=window, reason=reason),
             service,

@@ -61,7 +61,7 @@ def ingest_command(
         f" in {report.seconds:.1f} s ({rate:,.0f} lines/s)"
     )
     if report.unchanged:
-        typer.echo(f"{report.unchanged} file(s) had nothing new (already ingested)")
+        typer.echo(f"{report.unchanged} file(s) had nothing new (already ingested, or empty)")
 
 
 def templates_command(

@@ -160,8 +160,9 @@ def history_command(
         print_json({"model": name, "moves": [_move_dict(m) for m in moves]})
         return
     for move in moves:
+        under = f" under {move.change_id}" if move.change_id else ""
         typer.echo(f"{move.at:%Y-%m-%d %H:%M:%S}  {move.action:<17} {move.alias}: "
-                   f"{_v(move.from_version)} -> {_v(move.to_version)}  by {move.actor}: {move.reason}")  # fmt: skip
+                   f"{_v(move.from_version)} -> {_v(move.to_version)}  by {move.actor}{under}: {move.reason}")  # fmt: skip
 
 
 @models_app.command("train")
