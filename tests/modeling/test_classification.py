@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from lightgbm import LGBMClassifier
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
@@ -15,7 +16,9 @@ from triage.modeling.classification import (
     CalibratedClassifier,
     ClassifierError,
     ErrorClassifier,
+    ErrorClassifierConfig,
     EventFeaturizer,
+    StackedClassifier,
     build_error_classifier,
     evaluate_error_classifier,
     score_error_classifier,
@@ -89,6 +92,18 @@ def test_pickle_round_trip_predicts_the_same(trained_classifier, labelled_exampl
     assert np.allclose(again.predict_proba(sample), model.predict_proba(sample))
 
 
+def test_a_model_saved_before_stacking_loads_with_its_parameters(trained_classifier, labelled_examples) -> None:
+    model = trained_classifier.estimator
+    state = dict(model.__getstate__())  # a copy: on Python 3.11+ this is the instance's own __dict__
+    del state["stacking"], state["extra_trees"]  # what a model pickled before those parameters holds
+    old = ErrorClassifier.__new__(ErrorClassifier)
+    old.__setstate__(state)
+    assert old.get_params()["stacking"] == "none" and old.get_params()["extra_trees"] is False
+    sample = labelled_examples.head(20)
+    assert np.allclose(old.predict_proba(sample), model.predict_proba(sample))
+    assert model.stacking == "linear"
+
+
 def test_bad_training_input_is_a_clear_error(labelled_examples, small_config) -> None:
     with pytest.raises(ClassifierError, match="empty"):
         train_error_classifier(labelled_examples.iloc[0:0], small_config)
@@ -132,6 +147,60 @@ def test_rare_classes_and_single_class_are_handled() -> None:
     assert list(model.classes_) == ["a", "b", "c"] and np.allclose(model.predict_proba(X).sum(axis=1), 1.0)
     single = CalibratedClassifier(LogisticRegression()).fit(X, np.array(["a"] * 30))
     assert (single.predict(X) == "a").all() and np.allclose(single.predict_proba(X), 1.0)
+
+
+def _trees(n_estimators: int, **params) -> LGBMClassifier:
+    return LGBMClassifier(n_estimators=n_estimators, verbose=-1, n_jobs=1, **params)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_stacked_trees_start_from_the_linear_models_probabilities(n_classes) -> None:
+    # trees that cannot move (learning rate ~0) leave exactly the first-level model's answer
+    X, y = make_classification(n_samples=400, n_features=6, n_informative=4, n_classes=n_classes, random_state=0)
+    frozen = StackedClassifier(_trees(3, learning_rate=1e-9)).fit(X[:300], y[:300])
+    assert np.allclose(frozen.predict_proba(X[300:]), frozen.stack_.predict_proba(X[300:]), atol=1e-3)
+    assert np.allclose(frozen.predict_proba(X[300:]).sum(axis=1), 1.0)
+
+
+def test_stacked_trees_add_what_the_linear_model_misses_and_only_that() -> None:
+    rng = np.random.RandomState(0)
+    # XOR: no linear model does better than chance; the trees' corrections do, with many trees kept
+    X = rng.uniform(-1, 1, (800, 2))
+    y = ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int)
+    linear = LogisticRegression().fit(X[:500], y[:500]).score(X[500:], y[500:])
+    xor = StackedClassifier(_trees(100)).fit(X[:500], y[:500])
+    assert xor.score(X[500:], y[500:]) > linear + 0.2 and xor.n_estimators_ > 3
+    # a linear truth: held-out folds find nothing to correct, so few trees are kept and nothing is lost
+    X = rng.randn(800, 5)
+    y = (X @ np.array([1.0, -1.0, 0.5, 0.0, 0.0]) + 0.3 * rng.randn(800) > 0).astype(int)
+    linear = LogisticRegression().fit(X[:500], y[:500]).score(X[500:], y[500:])
+    plain = StackedClassifier(_trees(100)).fit(X[:500], y[:500])
+    assert plain.n_estimators_ <= 10 and plain.score(X[500:], y[500:]) >= linear - 0.01
+
+
+def test_stacked_columns_are_out_of_fold() -> None:
+    # a first-level model that memorises noise is perfect on its own training rows: fed those in-sample
+    # scores, the trees would copy it; fed out-of-fold scores, they learn it is worthless
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(600, 5), rng.randint(0, 2, 600)
+    model = StackedClassifier(_trees(50), DecisionTreeClassifier(random_state=0), boost_from_stack=False)
+    model.fit(X[:400], y[:400])
+    assert (model.predict(X[400:]) == model.stack_.predict(X[400:])).mean() < 0.8
+    with pytest.raises(ClassifierError, match="cv"):
+        StackedClassifier(cv=1).fit(X, y)
+
+
+def test_the_lightgbm_head_is_stacked_on_the_linear_model(trained_classifier, small_config) -> None:
+    head = trained_classifier.estimator.category_head_.base_
+    assert isinstance(head, StackedClassifier) and isinstance(head.stack_, LogisticRegression)
+    assert 1 <= head.n_estimators_ <= small_config.n_estimators
+    assert trained_classifier.params["stacking"] == "linear"
+    plain = ErrorClassifier(stacking="none", n_estimators=10, cv=2, max_features=500)
+    assert isinstance(plain._head().estimator, LGBMClassifier)
+    with pytest.raises(ClassifierError, match="stacking"):
+        ErrorClassifier(stacking="cubic")._head()
+    with pytest.raises(ValueError):
+        ErrorClassifierConfig(stacking="cubic")
 
 
 def test_the_error_classifier_is_a_registered_trainable_model() -> None:

@@ -19,12 +19,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import _get_check_estimator_ids, estimator_checks_generator
 
 from triage.modeling.anomaly import CountVectorNovelty, InvariantsMiner, PCAResidual
-from triage.modeling.classification import CalibratedClassifier
+from triage.modeling.classification import CalibratedClassifier, StackedClassifier
 
 NOVELTY = "novelty detector: may flag no training point, which this check requires"
 CALIBRATED = {
     "check_class_weight_classifiers": "by design class weights only shape the base model: the calibrator is fit "
     "on the data's own class frequencies, so a weight of 1000:0.0001 does not move the calibrated predictions",
+}
+STACKED = {
+    check: "cv is a fold count, not the explicit splits this check sets (and LightGBM counts rows, not weights, in "
+    "min_child_samples and its bins, so a weight of 2 is not exactly a repeated row)"
+    for check in ("check_sample_weight_equivalence_on_dense_data", "check_sample_weight_equivalence_on_sparse_data")
 }
 EXPECTED = {
     CountVectorNovelty: {"check_outliers_train": NOVELTY, "check_outliers_fit_predict": NOVELTY},
@@ -36,6 +41,12 @@ ESTIMATORS = [
     CalibratedClassifier(LogisticRegression(solver="newton-cg")),
     CalibratedClassifier(LGBMClassifier(n_estimators=5, min_child_samples=2, verbose=-1, n_jobs=1),
                          method="temperature"),
+    # the served LightGBM head: trees boosted from a linear model's out-of-fold scores, calibrated
+    CalibratedClassifier(StackedClassifier(LGBMClassifier(n_estimators=10, min_child_samples=2, verbose=-1, n_jobs=1),
+                                           LogisticRegression(solver="newton-cg"))),
+    StackedClassifier(LGBMClassifier(n_estimators=10, min_child_samples=2, verbose=-1, n_jobs=1)),
+    StackedClassifier(LGBMClassifier(n_estimators=10, min_child_samples=2, verbose=-1, n_jobs=1),
+                      boost_from_stack=False),
     CountVectorNovelty(),
     PCAResidual(),
     InvariantsMiner(),
@@ -46,7 +57,10 @@ ESTIMATORS = [
 
 def _expected(estimator) -> dict[str, str]:
     if isinstance(estimator, CalibratedClassifier):  # a boosted base model can still follow the weights
-        return CALIBRATED if isinstance(estimator.estimator, LogisticRegression) else {}
+        # (a stacked one starts from a linear model's answer and keeps only the trees held-out folds support)
+        return CALIBRATED if isinstance(estimator.estimator, (LogisticRegression, StackedClassifier)) else {}
+    if isinstance(estimator, StackedClassifier):
+        return STACKED
     return EXPECTED.get(type(estimator), {})
 
 

@@ -21,9 +21,15 @@ Estimators (scikit-learn contract: ``__init__`` stores parameters, ``fit`` retur
   (stratified k-fold, k shrunk to what the rarest class allows) fit a calibrator (``sigmoid`` = Platt
   one-vs-rest, ``isotonic`` or ``temperature``), and the base model is refit on all the data. Works on
   numeric X, so it passes scikit-learn's estimator checks.
+* :class:`StackedClassifier` — a second-level model over X plus a first-level model's out-of-fold class
+  probabilities; with LightGBM (the default) the trees also *start from* those log-probabilities and keep
+  only as many trees as held-out folds support. Numeric X, scikit-learn estimator checks.
 * :class:`ErrorClassifier` — the served model: one featurizer and two calibrated heads (category,
-  severity); ``model="lightgbm"`` (LGBMClassifier, the default) or ``"linear"`` (LogisticRegression, the
-  baseline every run compares against).
+  severity); ``model="lightgbm"`` (the default: LightGBM stacked on the logistic regression, see
+  :class:`StackedClassifier`) or ``"linear"`` (LogisticRegression alone, the baseline every run compares
+  against). On a few hundred distinct labelled lines, trees on their own split on words that co-occur with
+  a class in one system; starting from the linear model's out-of-fold answer, they only add the
+  corrections the held-out folds confirm.
 
 Training (:func:`train_error_classifier`): a chronological split per dataset holds back the latest
 ``test_fraction`` of examples; both the LightGBM model and the linear baseline are fit on the rest and
@@ -324,16 +330,8 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
             self.base_ = None
             self.calibrator_ = None
             return self
-        from sklearn.model_selection import StratifiedKFold
-
-        counts = np.bincount(y_index)
-        folds = int(min(self.cv, counts.min() if counts.min() >= 2 else counts.max(), len(y)))
-        splitter = StratifiedKFold(n_splits=max(folds, 2), shuffle=True, random_state=self.random_state)
         oof = np.zeros((len(y), len(self.classes_)), dtype=np.float64)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "least populated class has only 1 member"
-            splits = list(splitter.split(np.zeros(len(y)), y_index))
-        for train, test in splits:
+        for train, test in _stratified_folds(y_index, self.cv, self.random_state):
             model = self._fit_base(X[train], y_index[train])
             oof[np.ix_(test, model.classes_)] = _predict_distinct(model, X[test])
         self.calibrator_ = _fit_calibrator(self.method, oof, y_index, len(self.classes_))
@@ -341,10 +339,6 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _fit_base(self, X: Any, y_index: np.ndarray) -> Any:
-        # imported here, not at module level: a served model loads without them (start-up time)
-        from sklearn.dummy import DummyClassifier
-        from sklearn.linear_model import LogisticRegression
-
         keep, counts = _distinct_rows(X, y_index)
         if isinstance(self.class_weight, dict):
             per_class = np.asarray([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
@@ -353,13 +347,7 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
             weights = _balanced(y_index[keep], counts)
         else:
             weights = counts
-        base = clone(self.estimator) if self.estimator is not None else LogisticRegression(solver="newton-cg")
-        if len(np.unique(y_index)) == 1:  # a fold without a second class
-            base = DummyClassifier(strategy="prior")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            base.fit(X[keep], y_index[keep], sample_weight=weights / weights.mean())
-        return base
+        return _fit_weighted(self.estimator, X[keep], y_index[keep], weights / weights.mean())
 
     def predict_proba(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "classes_")
@@ -378,6 +366,186 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _stratified_folds(y_index: np.ndarray, cv: int, random_state: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Shuffled stratified ``cv``-fold splits, fewer folds when the rarest class has fewer members (never < 2)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    counts = np.bincount(y_index)
+    counts = counts[counts > 0]
+    folds = int(min(cv, counts.min() if counts.min() >= 2 else counts.max(), len(y_index)))
+    splitter = StratifiedKFold(n_splits=max(folds, 2), shuffle=True, random_state=random_state)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "least populated class has only 1 member"
+        return list(splitter.split(np.zeros(len(y_index)), y_index))
+
+
+def _fit_weighted(estimator: Any, X: Any, y_index: np.ndarray, sample_weight: np.ndarray | None) -> Any:
+    """A clone of ``estimator`` (default: logistic regression) fit on integer labels; a class-prior model
+    when the labels hold a single class (a fold without a second class)."""
+    # imported here, not at module level: a served model loads without them (start-up time)
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    base = clone(estimator) if estimator is not None else LogisticRegression(solver="newton-cg")
+    if len(np.unique(y_index)) == 1:
+        base = DummyClassifier(strategy="prior")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        base.fit(X, y_index, sample_weight=sample_weight)
+    return base
+
+
+class StackedClassifier(ClassifierMixin, BaseEstimator):
+    """``estimator`` over X plus a first-level model's *out-of-fold* class probabilities (stacked
+    generalisation, Wolpert 1992, with X passed through); by default a LightGBM ``estimator`` also boosts
+    *from* those probabilities, so it only learns corrections to the first-level model.
+
+    Fitting: stratified ``cv``-fold over the rows given (fewer folds for rare classes, as in
+    :class:`CalibratedClassifier`); in each fold a clone of ``stack`` (default: logistic regression) is fit
+    on the other folds and scores the held-out rows, so every row's extra columns come from a model that
+    did not see it: ``estimator`` learns how far to trust the first-level model on *new* rows, not on rows
+    the first-level model has memorised. ``stack`` is then refit on all rows and supplies the columns at
+    predict time. ``sample_weight`` reaches both models. Columns: X's, then one probability per class
+    (``classes_`` order; 0 for a class a fold's first-level model never saw).
+
+    ``boost_from_stack=True`` (needs LightGBM's ``fit(init_score=...)`` and ``predict_proba(raw_score=True)``):
+    the out-of-fold log-probabilities (log-odds for two classes) are the boosting's starting score, and a
+    prediction is the softmax of the first-level log-probabilities plus the trees' sum. Before the final
+    fit, the same folds pick the number of trees: one probe per fold is fit on the other folds with up to
+    ``estimator.n_estimators`` trees, and the count with the least held-out (weighted) log-loss summed over
+    the folds is kept (``n_estimators_``). Where the trees find nothing the first-level model missed, that
+    count is small and the model stays close to it; where they do, they add it.
+    """
+
+    def __init__(self, estimator: Any = None, stack: Any = None, cv: int = 3, boost_from_stack: bool = True,
+                 random_state: int | None = 0) -> None:  # fmt: skip
+        self.estimator = estimator
+        self.stack = stack
+        self.cv = cv
+        self.boost_from_stack = boost_from_stack
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> StackedClassifier:
+        X, y = validate_data(self, X, y, accept_sparse="csr", reset=True)
+        check_classification_targets(y)
+        if int(self.cv) < 2:
+            raise ClassifierError("cv must be at least 2")
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        oof = np.ones((len(y), 1), dtype=np.float64)
+        folds: list[tuple[np.ndarray, np.ndarray]] = []
+        if len(self.classes_) > 1:
+            folds = _stratified_folds(y_index, self.cv, self.random_state)
+            oof = np.zeros((len(y), len(self.classes_)), dtype=np.float64)
+            for train, test in folds:
+                model = _fit_weighted(self.stack, X[train], y_index[train], weights[train])
+                oof[np.ix_(test, model.classes_)] = _predict_distinct(model, X[test])
+        self.stack_ = _fit_weighted(self.stack, X, y_index, weights)
+        Z = _with_scores(X, oof)
+        if not self._boosting():
+            self.estimator_ = _fit_weighted(self._second_level(), Z, y_index, weights)
+            self.n_estimators_ = None
+            return self
+        init = _log_scores(oof)
+        self.n_estimators_ = self._boosting_rounds(Z, y_index, weights, init, folds)
+        self.estimator_ = clone(self._second_level()).set_params(n_estimators=self.n_estimators_)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self.estimator_.fit(Z, y_index, sample_weight=weights, init_score=init)
+        return self
+
+    def _second_level(self) -> Any:
+        if self.estimator is not None:
+            return self.estimator
+        from lightgbm import LGBMClassifier
+
+        return LGBMClassifier(n_estimators=100, min_child_samples=2, verbose=-1, n_jobs=1)
+
+    def _boosting(self) -> bool:
+        return bool(self.boost_from_stack) and len(self.classes_) > 1
+
+    def _boosting_rounds(self, Z: Any, y_index: np.ndarray, weights: np.ndarray, init: np.ndarray,
+                         folds: list[tuple[np.ndarray, np.ndarray]]) -> int:  # fmt: skip
+        """The tree count with the least held-out log-loss summed over the folds (every class in the
+        probe's training part, else the fold is skipped; no usable fold: the estimator's own count)."""
+        from lightgbm import early_stopping
+
+        limit = int(self._second_level().get_params()["n_estimators"])
+        # a probe stops once `patience` more trees have not improved its held-out loss: the curve past
+        # that point is not needed to find the minimum of the sum unless folds disagree by that much
+        patience = max(10, limit // 5)
+        total = None
+        for train, test in folds:
+            if len(np.unique(y_index[train])) < len(self.classes_):
+                continue
+            probe = clone(self._second_level())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                probe.fit(Z[train], y_index[train], sample_weight=weights[train], init_score=init[train],
+                          eval_X=(Z[test],), eval_y=(y_index[test],), eval_sample_weight=[weights[test]],
+                          eval_init_score=[init[test]],
+                          callbacks=[early_stopping(patience, first_metric_only=True, verbose=False)])  # fmt: skip
+            curve = np.asarray(next(iter(probe.evals_result_["valid_0"].values())), dtype=np.float64)
+            loss = curve * weights[test].sum()  # LightGBM reports the weighted mean: sum the folds' totals
+            total = loss if total is None else total[: len(loss)] + loss[: len(total)]
+        if total is None:
+            return limit
+        return int(np.argmin(total)) + 1
+
+    def _with_stack_scores(self, X: Any) -> tuple[Any, np.ndarray]:
+        check_is_fitted(self, "estimator_")
+        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        if len(self.classes_) == 1:
+            scores = np.ones((X.shape[0], 1), dtype=np.float64)
+        else:
+            scores = np.zeros((X.shape[0], len(self.classes_)), dtype=np.float64)
+            scores[:, self.stack_.classes_] = _predict_distinct(self.stack_, X)
+        return _with_scores(X, scores), scores
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        Z, scores = self._with_stack_scores(X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # LightGBM: "X does not have valid feature names"
+            if not self._boosting():
+                proba = np.zeros((Z.shape[0], len(self.classes_)), dtype=np.float64)
+                proba[:, self.estimator_.classes_] = self.estimator_.predict_proba(Z)
+                return proba
+            raw = np.asarray(self.estimator_.predict_proba(Z, raw_score=True), dtype=np.float64)
+        raw = raw + _log_scores(scores)
+        if raw.ndim == 1:  # two classes: log-odds of the second
+            return np.column_stack([1.0 / (1.0 + np.exp(raw)), 1.0 / (1.0 + np.exp(-raw))])
+        raw = np.exp(raw - raw.max(axis=1, keepdims=True))
+        return raw / raw.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+#: Floor of a first-level probability before its log is the boosting's start: a class the first-level model
+#: rules out (or a fold never saw) starts at log(1e-4) instead of minus infinity, so trees can still win it.
+_STACK_FLOOR = 1e-4
+
+
+def _log_scores(scores: np.ndarray) -> np.ndarray:
+    """The boosting's starting score: log-probabilities per class, or the log-odds of the second of two."""
+    logp = np.log(np.clip(scores, _STACK_FLOOR, 1.0))
+    return logp[:, 1] - logp[:, 0] if scores.shape[1] == 2 else logp
+
+
+def _with_scores(X: Any, scores: np.ndarray) -> Any:
+    """X with the class-score columns appended (sparse stays CSR)."""
+    dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64
+    if sp.issparse(X):
+        return sp.hstack([X, sp.csr_matrix(scores.astype(dtype))], format="csr", dtype=dtype)
+    return np.hstack([np.asarray(X, dtype=dtype), scores.astype(dtype)])
 
 
 _EPS = 1e-6
@@ -467,22 +635,35 @@ def _apply_calibrator(method: str, calibrator: Any, raw: np.ndarray) -> np.ndarr
 
 
 def base_estimator(model: Literal["lightgbm", "linear"], *, n_estimators: int = 150, learning_rate: float = 0.1,
-                   num_leaves: int = 15, C: float = 4.0, random_state: int = 0, n_jobs: int = 1) -> Any:  # fmt: skip
-    """The uncalibrated classifier of one head (classes are balanced by sample weights, see ErrorClassifier)."""
-    if model == "lightgbm":
-        from lightgbm import LGBMClassifier
+                   num_leaves: int = 15, C: float = 4.0, stacking: Literal["linear", "none"] = "linear",
+                   extra_trees: bool = True, cv: int = 3, random_state: int = 0, n_jobs: int = 1) -> Any:  # fmt: skip
+    """The uncalibrated classifier of one head (classes are balanced by sample weights, see ErrorClassifier).
 
-        return LGBMClassifier(
-            n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves, min_child_samples=2,
-            min_data_in_bin=1, colsample_bytree=0.8, reg_lambda=1.0,
-            random_state=random_state, n_jobs=n_jobs, deterministic=True, force_row_wise=True, verbose=-1,
-        )  # fmt: skip
+    ``lightgbm`` with ``stacking="linear"``: the trees start from the linear model's out-of-fold
+    log-probabilities and see them as features (:class:`StackedClassifier`, ``cv`` inner folds, at most
+    ``n_estimators`` trees). ``extra_trees``: random split thresholds (Geurts et al. 2006), less variance
+    on a few hundred distinct rows; on 0/1 columns (rules, level) the split is the same either way.
+    """
     if model == "linear":
         from sklearn.linear_model import LogisticRegression
 
         # newton-cg: ~50x faster than lbfgs on these sparse, weighted, many-class problems (same optimum)
         return LogisticRegression(C=C, solver="newton-cg", max_iter=300, random_state=random_state)
-    raise ClassifierError(f"model must be lightgbm or linear, not {model!r}")
+    if model != "lightgbm":
+        raise ClassifierError(f"model must be lightgbm or linear, not {model!r}")
+    if stacking not in ("linear", "none"):
+        raise ClassifierError(f"stacking must be linear or none, not {stacking!r}")
+    from lightgbm import LGBMClassifier
+
+    trees = LGBMClassifier(
+        n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves, min_child_samples=2,
+        min_data_in_bin=1, colsample_bytree=0.8, reg_lambda=1.0, extra_trees=extra_trees,
+        random_state=random_state, n_jobs=n_jobs, deterministic=True, force_row_wise=True, verbose=-1,
+    )  # fmt: skip
+    if stacking == "none":
+        return trees
+    linear = base_estimator("linear", C=C, random_state=random_state)
+    return StackedClassifier(trees, linear, cv=cv, random_state=random_state)
 
 
 # ------------------------------------------------------------------------------------------ the model
@@ -491,13 +672,20 @@ class ErrorClassifier(BaseEstimator):
 
     ``fit(X, y)``: ``X`` an events DataFrame, ``y`` a DataFrame with ``category`` and ``severity``.
     ``predict(X)`` returns categories; :meth:`predict_frame` returns both heads with their confidences.
+
+    Each head is ``model`` (``lightgbm`` or the ``linear`` baseline) inside a :class:`CalibratedClassifier`.
+    ``lightgbm`` with ``stacking="linear"`` (the default) is a :class:`StackedClassifier`: the trees start
+    from the linear model's out-of-fold class log-probabilities, split on them besides the sparse features,
+    and stop at the tree count the inner folds support (at most ``n_estimators``); ``stacking="none"``
+    fits the trees on the sparse features alone (with ``extra_trees=False``: the model before stacking).
     """
 
     def __init__(self, model: Literal["lightgbm", "linear"] = "lightgbm",
                  calibration: Literal["sigmoid", "isotonic", "temperature"] = "sigmoid", cv: int = 3,
                  text: Literal["template", "message", "both"] = "both", max_features: int = 20000,
                  n_estimators: int = 150, learning_rate: float = 0.1, num_leaves: int = 15, C: float = 4.0,
-                 random_state: int = 0, n_jobs: int = 1) -> None:  # fmt: skip
+                 stacking: Literal["linear", "none"] = "linear", extra_trees: bool = True, random_state: int = 0,
+                 n_jobs: int = 1) -> None:  # fmt: skip
         self.model = model
         self.calibration = calibration
         self.cv = cv
@@ -507,12 +695,22 @@ class ErrorClassifier(BaseEstimator):
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.C = C
+        self.stacking = stacking
+        self.extra_trees = extra_trees
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a model saved before stacking existed is trees on the sparse features alone: say so in its parameters
+        # (get_params, repr and clone read them); its fitted heads predict as they did
+        state.setdefault("stacking", "none")
+        state.setdefault("extra_trees", False)
+        super().__setstate__(state)
+
     def _head(self) -> CalibratedClassifier:
         base = base_estimator(self.model, n_estimators=self.n_estimators, learning_rate=self.learning_rate,
-                              num_leaves=self.num_leaves, C=self.C, random_state=self.random_state,
+                              num_leaves=self.num_leaves, C=self.C, stacking=self.stacking,
+                              extra_trees=self.extra_trees, cv=self.cv, random_state=self.random_state,
                               n_jobs=self.n_jobs)  # fmt: skip
         return CalibratedClassifier(base, method=self.calibration, cv=self.cv, class_weight="balanced",
                                     random_state=self.random_state)
@@ -631,6 +829,9 @@ class ErrorClassifierConfig(BaseModel):
     learning_rate: float = Field(default=0.1, gt=0, le=1)
     num_leaves: int = Field(default=15, ge=2, le=255)
     C: float = Field(default=4.0, gt=0)
+    stacking: Literal["linear", "none"] = Field(
+        default="linear", description="LightGBM boosts from (and splits on) the linear model's out-of-fold scores.")
+    extra_trees: bool = Field(default=True, description="LightGBM's randomised split thresholds.")
     test_fraction: float = Field(default=0.25, gt=0, lt=1, description="Latest share of each dataset held back.")
     min_examples: int = Field(default=20, ge=2, description="Refuse to train on fewer labelled examples.")
     seed_examples: bool = Field(default=True, description="Train on the reviewed seed examples too.")
@@ -641,7 +842,8 @@ class ErrorClassifierConfig(BaseModel):
         return ErrorClassifier(
             model=model or self.model, calibration=self.calibration, cv=self.cv, text=self.text,
             max_features=self.max_features, n_estimators=self.n_estimators, learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves, C=self.C, random_state=self.random_state, n_jobs=self.n_jobs,
+            num_leaves=self.num_leaves, C=self.C, stacking=self.stacking, extra_trees=self.extra_trees,
+            random_state=self.random_state, n_jobs=self.n_jobs,
         )  # fmt: skip
 
 
@@ -793,6 +995,6 @@ MODEL_SPECS = (
 
 __all__ = [
     "FEATURE_VERSION", "MODEL_NAME", "SEVERITIES", "CalibratedClassifier", "ClassifierError", "ErrorClassifier",
-    "ErrorClassifierConfig", "EventFeaturizer", "TrainedClassifier", "evaluate_error_classifier",
+    "ErrorClassifierConfig", "EventFeaturizer", "StackedClassifier", "TrainedClassifier", "evaluate_error_classifier",
     "text_tokens", "train_error_classifier",
 ]  # fmt: skip
