@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     )
     # Recovery: key for AES-GCM encryption of snapshots; never stored beside them.
     snapshot_key: SecretStr | None = None
+    restore_services: tuple[str, ...] = Field(
+        default=("triage",),
+        description="Services whose state triage's snapshots hold: only their incidents may end in a full "
+        "restore (restoring triage mends no other system, and would rewind the incident's own records).",
+    )
     log_level: str = "INFO"
     # Parsing: a YAML file of extra redaction/masking rules (same shape as triage/parsing/default_rules.yaml).
     parsing_rules_path: Path | None = None

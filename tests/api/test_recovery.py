@@ -237,6 +237,22 @@ def test_plan_waits_for_approval_then_rolls_the_recent_change_back(keyed) -> Non
         assert any(e["action"] == "recovery.approved" and e["actor"] == "test-approver" for e in trail)
 
 
+def test_only_an_incident_of_triage_itself_may_end_in_a_full_restore(keyed) -> None:
+    """Restoring triage's snapshot mends no other system and would rewind the incident's own records."""
+    with keyed.client("engineer") as eng, keyed.client("service") as svc:
+        full = eng.post("/v1/recovery/snapshots", json={"reason": "last good"})
+        assert full.status_code == 201, full.text
+        own = svc.post("/v1/diagnose", json=_event("triage", "widget frobnication failed", _apart())).json()
+        other = svc.post("/v1/diagnose", json=_event(f"ledger-{uuid.uuid4().hex[:6]}",
+                                                     "widget frobnication failed", _apart())).json()  # fmt: skip
+        own_plan = eng.get(f"/v1/recovery/plans/{own['incidentId']}").json()
+        other_plan = eng.get(f"/v1/recovery/plans/{other['incidentId']}").json()
+    assert ("full_restore", full.json()["id"]) in [(s["kind"], s["target"]) for s in own_plan["plan"]["stages"]]
+    assert "full_restore" not in [s["kind"] for s in other_plan["plan"]["stages"]]
+    assert other_plan["input"]["lastGoodSnapshot"] is None
+    assert any("TRIAGE_RESTORE_SERVICES" in note for note in other_plan["input"]["notes"])
+
+
 def test_recover_command_prints_and_refuses(keyed) -> None:
     with keyed.client("service") as svc:
         incident = svc.post("/v1/diagnose", json=_event(f"scheduler-{uuid.uuid4().hex[:6]}",

@@ -42,6 +42,28 @@ def test_bad_sql_is_a_storage_error(tmp_path: Path) -> None:
         s.execute("SELECT nope FROM items")
 
 
+def test_a_replaced_store_file_gets_this_process_migrations_again(tmp_path: Path) -> None:
+    """A restore swaps in a file from before a component created its tables; the component keeps working."""
+    db = Database(tmp_path / "store.duckdb")
+    db.migrate(MIGRATIONS)
+    with db.write() as s:
+        s.execute("INSERT INTO items VALUES (1, 'a', 'n')")
+    older = Database(tmp_path / "older.duckdb")
+    older.migrate([Migration("other", 1, "t", "CREATE TABLE other_table (x INTEGER);")])
+    (tmp_path / "older.duckdb").replace(tmp_path / "store.duckdb")  # what a restore's atomic swap does
+
+    with db.read() as s:  # a read comes first: the schema is brought back before it
+        assert s.table_exists("items") and s.scalar("SELECT count(*) FROM items") == 0
+        assert s.table_exists("other_table")  # what the swapped-in file had stays
+    same_file = Database(tmp_path / "store.duckdb")  # another handle on the same path, same process
+    with same_file.write() as s:
+        s.execute("INSERT INTO items VALUES (2, 'b', 'n')")
+    with same_file.read() as s:
+        assert sorted(s.execute("SELECT component, version FROM schema_migrations")) == [
+            ("demo", 1), ("demo", 2), ("other", 1)
+        ]
+
+
 def test_read_of_missing_store_is_clear(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="store not found"), Database(tmp_path / "none.duckdb").read():
         pass

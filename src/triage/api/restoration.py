@@ -261,11 +261,17 @@ class Restoration:
                 recent.append(RecentChange(change.id, kind, when, change.title))
         notes = []
         last_good = None
+        own = set(self.settings.restore_services) & set(detail.services)
         try:
-            manifests = self._repository().manifests()
+            manifests = self._repository().manifests() if own else []
         except TriageError as exc:  # no key, no repository: plan without the last resort, say why
             manifests = []
             notes.append(f"no full restore stage: {exc}")
+        if not own:
+            notes.append(
+                f"no full restore stage: triage's snapshots hold {', '.join(self.settings.restore_services)}, "
+                f"not {', '.join(detail.services)} (TRIAGE_RESTORE_SERVICES)"
+            )
         full = [m for m in manifests if m.kind == "full" and m.created_at <= detail.first_seen]
         if full:
             best = max(full, key=lambda m: m.created_at)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import duckdb
 
@@ -124,7 +125,17 @@ class Session:
 
 
 class Database:
-    """A DuckDB file opened per unit of work, with shared/exclusive locking across processes."""
+    """A DuckDB file opened per unit of work, with shared/exclusive locking across processes.
+
+    Every migration a process applies is remembered per file; when the file is replaced underneath it (a
+    restore swaps in another file: another inode), the next session applies them again first, so a
+    snapshot taken before some component first created its tables cannot leave that component broken
+    until a restart.
+    """
+
+    _schemas: ClassVar[dict[Path, dict[tuple[str, int], Migration]]] = {}
+    _schema_inode: ClassVar[dict[Path, int]] = {}
+    _schema_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, path: Path, *, lock_timeout: float = 120.0, threads: int = 2) -> None:
         self.path = Path(path)
@@ -147,6 +158,7 @@ class Database:
         with self._flock(fcntl.LOCK_EX):
             con = self._connect(read_only=False)
             try:
+                self._reapply_if_replaced(con)
                 con.execute("BEGIN TRANSACTION")
                 yield Session(con, read_only=False)
                 con.execute("COMMIT")
@@ -178,6 +190,9 @@ class Database:
         """A shared read-only session. The file must exist (call ``migrate`` first)."""
         if not self.path.exists():
             raise StorageError(f"store not found: {self.path} (ingest something first)")
+        if self._replaced():
+            with self.write():  # a read-only session cannot create tables: bring the schema back first
+                pass
         with self._flock(fcntl.LOCK_SH):
             con = self._connect(read_only=True)
             try:
@@ -187,25 +202,46 @@ class Database:
 
     def migrate(self, migrations: Sequence[Migration]) -> list[Migration]:
         """Apply the migrations not yet recorded; returns those applied. Safe to call on every start."""
-        applied: list[Migration] = []
         with self.write() as session:
-            session.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " component VARCHAR NOT NULL, version INTEGER NOT NULL, name VARCHAR NOT NULL,"
-                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (component, version))"
-            )
-            done = set(session.execute("SELECT component, version FROM schema_migrations"))
-            for migration in sorted(migrations, key=lambda m: (m.component, m.version)):
-                if (migration.component, migration.version) in done:
-                    continue
-                for statement in _split_sql(migration.sql):
-                    session.execute(statement)
-                session.execute(
-                    "INSERT INTO schema_migrations (component, version, name) VALUES (?, ?, ?)",
-                    [migration.component, migration.version, migration.name],
-                )
-                applied.append(migration)
+            applied = _apply(session, migrations)
+        with self._schema_lock:  # remembered for a file that replaces this one (see the class docstring)
+            self._schemas.setdefault(self._key, {}).update({(m.component, m.version): m for m in migrations})
         return applied
+
+    @property
+    def _key(self) -> Path:
+        return self.path.absolute()
+
+    def _inode(self) -> int | None:
+        try:
+            return os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return None
+
+    def _replaced(self) -> bool:
+        """True when this process migrated the file and the file at the path is another one now."""
+        key = self._key
+        seen = self._schema_inode.get(key)
+        return seen is not None and bool(self._schemas.get(key)) and self._inode() != seen
+
+    def _reapply_if_replaced(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Inside a write session's lock: re-apply this process's migrations to a file that replaced the one
+        they were applied to (and note the file they now hold for)."""
+        key, inode = self._key, self._inode()
+        if inode is None or self._schema_inode.get(key) == inode:
+            return
+        with self._schema_lock:
+            migrations = list(self._schemas.get(key, {}).values())
+        if migrations:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                _apply(Session(con, read_only=False), migrations)
+                con.execute("COMMIT")
+            except BaseException:
+                with suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
+        self._schema_inode[key] = inode
 
     def _connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         try:
@@ -280,6 +316,28 @@ def _blocking_flock(path: Path, mode: int, timeout: float, busy: str) -> int:
         os.close(fd)
         raise state["error"]
     return fd
+
+
+def _apply(session: Session, migrations: Sequence[Migration]) -> list[Migration]:
+    """Run the migrations the file has not recorded, in (component, version) order; returns them."""
+    session.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " component VARCHAR NOT NULL, version INTEGER NOT NULL, name VARCHAR NOT NULL,"
+        " applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (component, version))"
+    )
+    done = set(session.execute("SELECT component, version FROM schema_migrations"))
+    applied: list[Migration] = []
+    for migration in sorted(migrations, key=lambda m: (m.component, m.version)):
+        if (migration.component, migration.version) in done:
+            continue
+        for statement in _split_sql(migration.sql):
+            session.execute(statement)
+        session.execute(
+            "INSERT INTO schema_migrations (component, version, name) VALUES (?, ?, ?)",
+            [migration.component, migration.version, migration.name],
+        )
+        applied.append(migration)
+    return applied
 
 
 def load_migrations(component: str, folder: Path) -> list[Migration]:
