@@ -8,7 +8,8 @@
 2. Loading the ``error-classifier`` champion in a **new process** (what a scorer does at start-up), each
    ``--repeats`` times, median and max:
    - *served*: ``tracking.load_served`` — the champion exported at its last alias move, checksum-verified,
-     no mlflow import (the hot path);
+     no mlflow import: its portable copy (NumPy only, :mod:`triage.modeling.portable`; the hot path, timed
+     with one prediction) and the pickled estimator (``portable=False``);
    - *registry*: ``ModelTracker.load(name, "champion")`` — alias resolved in the MLflow store, artefact
      checksum-verified, native (pickle) flavour;
    - baseline: a new process that only imports the model's libraries (sklearn, lightgbm, pandas), i.e. the
@@ -34,10 +35,16 @@ from pathlib import Path
 
 MODEL = "error-classifier"
 PY = sys.executable
-SERVED = (
+SERVED = (  # the hot path: the portable copy (NumPy only), which then classifies one event
     "from triage.modeling.tracking import load_served\n"
     "from triage.settings import Settings\n"
     "m = load_served(Settings().models_dir / 'served', {name!r})\n"
+    "assert m.estimator.classify([{{'message': 'Connection refused', 'level': 'ERROR', 'service': 'db'}}])\n"
+)
+SERVED_PICKLE = (
+    "from triage.modeling.tracking import load_served\n"
+    "from triage.settings import Settings\n"
+    "m = load_served(Settings().models_dir / 'served', {name!r}, portable=False)\n"
     "assert m.estimator.predict_frame is not None\n"
 )
 REGISTRY = (
@@ -97,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
               f"load average after: {os.getloadavg()[0]:.2f}")
 
     rows = []
-    for label, code in (("imports only (floor)", IMPORTS), ("served champion (hot path)", SERVED.format(name=MODEL)),
-                        ("registry alias via MLflow", REGISTRY.format(name=MODEL))):  # fmt: skip
+    for label, code in (("imports of the pickled model's libraries (its floor)", IMPORTS),
+                        ("served champion, portable copy + one prediction (hot path)", SERVED.format(name=MODEL)),
+                        ("served champion, pickled estimator", SERVED_PICKLE.format(name=MODEL)),
+                        ("registry alias via MLflow (pickled)", REGISTRY.format(name=MODEL))):  # fmt: skip
         runs = [timed([PY, "-c", code], env) for _ in range(args.repeats)]
         walls, cpus = [w for w, _ in runs], [c for _, c in runs]
         rows.append((label, statistics.median(walls), max(walls), statistics.median(cpus)))

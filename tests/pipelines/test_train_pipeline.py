@@ -7,11 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+import pytest
 import yaml
 
 from triage.features.store import FeatureStore
 from triage.modeling.pipeline import load_config, run_pipeline
-from triage.modeling.tracking import ModelTracker, load_served
+from triage.modeling.tracking import ModelIntegrityError, ModelTracker, load_served
 from triage.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "modeling"
@@ -43,8 +45,16 @@ def test_pipeline_run_on_an_empty_home_trains_and_registers_a_champion(tracked_s
     assert len(store.read("window_error_rates")) > 0
     manifest = json.loads((tracked_settings.models_dir / "pipeline_runs" / f"{report.run_id}.json").read_text())
     assert manifest["config"]["register"]["promote"] == "if_better"
-    served = load_served(tracked_settings.models_dir / "served", "error-classifier")
+    served_dir = tracked_settings.models_dir / "served"
+    served = load_served(served_dir, "error-classifier")
     assert served.version == 1
+    # served from its portable copy (NumPy only), which answers as the pickled estimator does
+    full = load_served(served_dir, "error-classifier", portable=False)
+    assert type(served.estimator).__name__ == "PortableErrorClassifier"
+    assert type(full.estimator).__name__ == "ErrorClassifier"
+    probe = pd.DataFrame({"message": ["Connection refused: db:5432", "OutOfMemoryError: Java heap space"],
+                          "level": ["ERROR", "FATAL"], "service": ["orders", "api"]})  # fmt: skip
+    assert abs(served.estimator.predict_proba(probe) - full.estimator.predict_proba(probe)).max() < 1e-6
 
     # the second run skips ingest (the store has events), registers a challenger and compares it with the
     # champion on its held-back set: same data and seed, so the same score, which is no reason to promote
@@ -56,6 +66,17 @@ def test_pipeline_run_on_an_empty_home_trains_and_registers_a_champion(tracked_s
     run = ModelTracker.from_settings(tracked_settings).client.get_run(
         ModelTracker.from_settings(tracked_settings).version_info("error-classifier", 2).run_id)
     assert run.data.params["pipeline"] == "tiny" and run.data.tags["triage.data_fingerprint"]
+
+    # a damaged or missing portable copy is refused, as a damaged pickle is
+    portable_copy = served_dir / "error-classifier" / "portable.npz"
+    damaged = bytearray(portable_copy.read_bytes())
+    damaged[len(damaged) // 2] ^= 1
+    portable_copy.write_bytes(bytes(damaged))
+    with pytest.raises(ModelIntegrityError, match="portable copy checksum mismatch"):
+        load_served(served_dir, "error-classifier")
+    portable_copy.unlink()
+    with pytest.raises(ModelIntegrityError, match="portable copy missing"):
+        load_served(served_dir, "error-classifier")
 
 
 def test_cli_pipeline_run_with_a_config_file(tracked_settings: Settings, tmp_path: Path, capsys) -> None:

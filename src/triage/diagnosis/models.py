@@ -47,8 +47,12 @@ class ChampionClassifier:
         self.version = str(loaded.version)
 
     def classify(self, *, content: str, template: str, level: str, service: str) -> Classification:
-        frame = pd.DataFrame({"message": [content], "template": [template], "level": [level], "service": [service]})
-        row = self.loaded.estimator.predict_frame(frame).iloc[0]
+        estimator = self.loaded.estimator
+        if hasattr(estimator, "classify"):  # the portable copy: plain rows in and out, no DataFrame
+            row = estimator.classify([{"message": content, "template": template, "level": level, "service": service}])[0]
+        else:
+            frame = pd.DataFrame({"message": [content], "template": [template], "level": [level], "service": [service]})
+            row = estimator.predict_frame(frame).iloc[0]
         return Classification(
             category=str(row["category"]),
             category_confidence=float(row["category_confidence"]),

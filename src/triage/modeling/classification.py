@@ -40,11 +40,10 @@ champion on the same events (:func:`evaluate_error_classifier`).
 
 from __future__ import annotations
 
-import re
 import time
 import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -58,9 +57,19 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from triage.errors import InvalidInput
 from triage.modeling import evaluation
+from triage.modeling.event_text import (  # the sklearn-free half, shared with the portable copy
+    LEVELS,
+    SHAPE_FEATURES,
+    analyze,
+    fold_level,
+    rule_hits,
+    service_tokens,
+    shape_values,
+    text_tokens,
+)
 from triage.modeling.labels import FEATURE_COLUMNS, LABELLED_COLUMNS, validate_examples
 from triage.modeling.specs import ModelSpec, TrainingInputs
-from triage.modeling.taxonomy import DEFAULT_TAXONOMY, SEVERITIES, Taxonomy, normalise_level
+from triage.modeling.taxonomy import DEFAULT_TAXONOMY, SEVERITIES, Taxonomy
 
 #: Logged with every trained classifier: bump when the features change meaning.
 FEATURE_VERSION = "error-event-features/v1"
@@ -72,60 +81,6 @@ class ClassifierError(InvalidInput, ValueError):
 
     A ``ValueError`` too, as scikit-learn's contract expects for malformed input.
     """
-
-
-# ------------------------------------------------------------------------------------------ tokens
-_CHUNK = re.compile(r"[A-Za-z0-9_]+")
-_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
-
-
-def text_tokens(text: str) -> list[str]:
-    """Lower-case alphabetic words of ``text``: camelCase split (whole word kept too), no digit tokens."""
-    words: list[str] = []
-    for chunk in _CHUNK.findall(text or ""):
-        for part in chunk.split("_"):
-            if not part or any(ch.isdigit() for ch in part):
-                continue
-            pieces = _CAMEL.findall(part)
-            lowered = [p.lower() for p in pieces if len(p) > 1]
-            words.extend(lowered)
-            if len(pieces) > 1 and len(part) > 1:
-                words.append(part.lower())
-    return words
-
-
-def analyze(text: str, ngram_max: int = 2) -> list[str]:
-    """Tokens plus word n-grams up to ``ngram_max`` (the TF-IDF analyzer; picklable via ``partial``)."""
-    return list(_analyze_cached(text, ngram_max))
-
-
-@lru_cache(maxsize=65536)
-def _analyze_cached(text: str, ngram_max: int) -> tuple[str, ...]:
-    # log texts repeat (templates), so most calls are cache hits
-    tokens = text_tokens(text)
-    out = list(tokens)
-    for n in range(2, ngram_max + 1):
-        out.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
-    return tuple(out)
-
-
-def service_tokens(text: str) -> list[str]:
-    return ["svc:" + t for t in text_tokens(text)]
-
-
-# ------------------------------------------------------------------------------------------ features
-#: Level vocabulary after folding synonyms; anything else (or a host name in the level column) is OTHER.
-LEVELS = ("NONE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OTHER")
-_LEVEL_FOLD = {
-    "": "NONE", "TRACE": "DEBUG", "DEBUG": "DEBUG", "VERBOSE": "DEBUG", "INFO": "INFO", "NOTICE": "INFO",
-    "WARN": "WARN", "ERROR": "ERROR", "ERR": "ERROR", "FAILURE": "ERROR", "FATAL": "FATAL", "CRITICAL": "FATAL",
-    "CRIT": "FATAL", "SEVERE": "FATAL", "EMERG": "FATAL", "EMERGENCY": "FATAL", "ALERT": "FATAL", "PANIC": "FATAL",
-}  # fmt: skip
-SHAPE_FEATURES = ("log_lines", "log_variables", "log_words", "log_length")
-
-
-def fold_level(level: object) -> str:
-    return _LEVEL_FOLD.get(normalise_level(level), "OTHER")
 
 
 _NORMALISED = "triage.event_frame"
@@ -249,15 +204,24 @@ class EventFeaturizer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "feature_names_out_")
         return self.feature_names_out_
 
+    def to_portable(self, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+        """The fitted featurizer for :mod:`triage.modeling.portable` (big arrays go into ``arrays``)."""
+        check_is_fitted(self, "text_vectorizer_")
 
-@lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
+        def vectorizer(v: TfidfVectorizer, name: str, ngram_max: int) -> dict[str, Any]:
+            if v.use_idf:
+                arrays[f"{name}.idf"] = np.asarray(v.idf_)
+            return {"terms": v.get_feature_names_out().tolist(), "idf": f"{name}.idf" if v.use_idf else None,
+                    "binary": bool(v.binary), "sublinear_tf": bool(v.sublinear_tf), "norm": v.norm,
+                    "ngram_max": ngram_max}  # fmt: skip
 
-
-@lru_cache(maxsize=65536)
-def _rule_hits(text: str, rules: tuple[tuple[str, str, str], ...]) -> tuple[int, ...]:
-    return tuple(i for i, (_, _, pattern) in enumerate(rules) if _regex(pattern).search(text))
+        service = self.service_vectorizer_
+        return {
+            "text": self.text, "words": vectorizer(self.text_vectorizer_, "words", self.ngram_max),
+            "service": vectorizer(service, "service", 1) if service is not None else None,
+            "rules": [list(r) for r in self.rules_], "rule_categories": list(self.rule_categories_),
+            "n_features": int(self.n_features_out_),
+        }  # fmt: skip
 
 
 def _rule_features(texts: list[str], rules: tuple[tuple[str, str, str], ...],
@@ -266,7 +230,7 @@ def _rule_features(texts: list[str], rules: tuple[tuple[str, str, str], ...],
     category_index = {c: len(rules) + i for i, c in enumerate(categories)}
     rows, cols = [], []
     for row, text in enumerate(texts):
-        hits = _rule_hits(text, rules)
+        hits = rule_hits(text, rules)
         for i in hits:
             rows.append(row)
             cols.append(i)
@@ -278,12 +242,8 @@ def _rule_features(texts: list[str], rules: tuple[tuple[str, str, str], ...],
 
 
 def _shape_features(frame: pd.DataFrame) -> np.ndarray:
-    rows = []
-    for template, message, lines in zip(frame["template"].tolist(), frame["message"].tolist(),
-                                        frame["n_lines"].tolist(), strict=True):  # fmt: skip
-        shape = template or message
-        rows.append((np.log1p(lines), np.log1p(shape.count("<*>")), np.log1p(len(shape.split())),
-                     np.log1p(len(message)) / 4.0))  # fmt: skip
+    rows = [shape_values(t, m, n) for t, m, n in zip(frame["template"].tolist(), frame["message"].tolist(),
+                                                      frame["n_lines"].tolist(), strict=True)]  # fmt: skip
     return np.asarray(rows, dtype=np.float32).reshape(len(rows), len(SHAPE_FEATURES))
 
 
@@ -742,6 +702,20 @@ class ErrorClassifier(BaseEstimator):
     def predict_severity_proba(self, X: Any) -> np.ndarray:
         return self.severity_head_.predict_proba(self._features(X))
 
+    def to_portable(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """This fitted model as a spec and named arrays for :mod:`triage.modeling.portable` (served without
+        scikit-learn); :class:`ClassifierError` for a part that has no portable form."""
+        from triage.modeling.portable import FORMAT
+
+        check_is_fitted(self, "featurizer_")
+        arrays: dict[str, np.ndarray] = {}
+        spec = {
+            "format": FORMAT, "featurizer": self.featurizer_.to_portable(arrays),
+            "category_head": _portable_head(self.category_head_, "category", arrays),
+            "severity_head": _portable_head(self.severity_head_, "severity", arrays),
+        }  # fmt: skip
+        return spec, arrays
+
     def predict_frame(self, X: Any) -> pd.DataFrame:
         """``category, category_confidence, severity, severity_confidence`` per event (X's index)."""
         Z = self._features(X)
@@ -752,6 +726,95 @@ class ErrorClassifier(BaseEstimator):
             "category": self.classes_[pc.argmax(axis=1)], "category_confidence": pc.max(axis=1),
             "severity": self.severity_classes_[ps.argmax(axis=1)], "severity_confidence": ps.max(axis=1),
         }, index=index)  # fmt: skip
+
+
+def _portable_head(head: CalibratedClassifier, name: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    spec: dict[str, Any] = {"classes": head.classes_.tolist(), "base": None,
+                            "calibration": {"method": head.method, "params": None}}  # fmt: skip
+    if head.base_ is None:
+        return spec
+    spec["base"] = _portable_base(head.base_, name, arrays)
+    if head.method == "temperature":
+        spec["calibration"]["params"] = float(head.calibrator_)
+        return spec
+    params: list[Any] = []
+    for k, cal in enumerate(head.calibrator_):
+        if isinstance(cal, float):
+            params.append(cal)
+        elif head.method == "sigmoid":
+            params.append([float(cal[0]), float(cal[1])])
+        else:  # isotonic: its breakpoints
+            arrays[f"{name}.iso{k}.x"], arrays[f"{name}.iso{k}.y"] = cal.X_thresholds_, cal.y_thresholds_
+            params.append([f"{name}.iso{k}.x", f"{name}.iso{k}.y"])
+    spec["calibration"]["params"] = params
+    return spec
+
+
+def _portable_base(model: Any, name: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    from lightgbm import LGBMClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    if not isinstance(model, (LogisticRegression, LGBMClassifier, StackedClassifier)):
+        raise ClassifierError(f"{type(model).__name__} has no portable form")
+    classes = [int(c) for c in model.classes_]
+    if isinstance(model, LogisticRegression):
+        return {"kind": "linear", "classes": classes, **_portable_linear(model, name, arrays)}
+    if isinstance(model, LGBMClassifier):
+        return {"kind": "trees", "classes": classes, "trees": _portable_trees(model, name, arrays)}
+    if (isinstance(model, StackedClassifier) and model._boosting() and isinstance(model.stack_, LogisticRegression)
+            and isinstance(model.estimator_, LGBMClassifier)):  # fmt: skip
+        stack = {"classes": [int(c) for c in model.stack_.classes_],
+                 **_portable_linear(model.stack_, f"{name}.stack", arrays)}  # fmt: skip
+        return {"kind": "stacked", "classes": classes, "stack": stack,
+                "trees": _portable_trees(model.estimator_, name, arrays)}  # fmt: skip
+    raise ClassifierError(f"{type(model).__name__} has no portable form")
+
+
+def _portable_linear(model: Any, name: str, arrays: dict[str, np.ndarray]) -> dict[str, str]:
+    arrays[f"{name}.coef"] = np.asarray(model.coef_, dtype=np.float64)
+    arrays[f"{name}.intercept"] = np.asarray(model.intercept_, dtype=np.float64)
+    return {"coef": f"{name}.coef", "intercept": f"{name}.intercept"}
+
+
+_MISSING_TYPES = {"None": 0, "Zero": 1, "NaN": 2}
+
+
+def _portable_trees(model: Any, name: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """LightGBM's own dump of the trees as node arrays (children: node index, or ~leaf index)."""
+    dump = model.booster_.dump_model()
+    prefix = f"{name}.tree"
+    dtypes = {"feature": np.int64, "threshold": np.float64, "left": np.int64, "right": np.int64,
+              "default_left": np.bool_, "missing": np.int8, "leaf": np.float64}  # fmt: skip
+    for i, info in enumerate(dump["tree_info"]):
+        for key, values in _flatten_tree(info["tree_structure"]).items():
+            arrays[f"{prefix}{i}.{key}"] = np.asarray(values, dtype=dtypes[key])
+    return {"prefix": prefix, "n_trees": len(dump["tree_info"]),
+            "num_tree_per_iteration": int(dump["num_tree_per_iteration"])}  # fmt: skip
+
+
+def _flatten_tree(root: dict[str, Any]) -> dict[str, list[Any]]:
+    nodes: dict[str, list[Any]] = {k: [] for k in ("feature", "threshold", "left", "right", "default_left", "missing")}
+    leaves: dict[int, float] = {}
+
+    def visit(node: dict[str, Any]) -> int:
+        if "split_index" not in node:
+            leaves[int(node.get("leaf_index", 0))] = float(node["leaf_value"])
+            return ~int(node.get("leaf_index", 0))
+        if node["decision_type"] != "<=":
+            raise ClassifierError("categorical tree splits have no portable form")
+        me = len(nodes["feature"])
+        nodes["feature"].append(int(node["split_feature"]))
+        nodes["threshold"].append(float(node["threshold"]))
+        nodes["default_left"].append(bool(node["default_left"]))
+        nodes["missing"].append(_MISSING_TYPES[node["missing_type"]])
+        nodes["left"].append(0)
+        nodes["right"].append(0)
+        nodes["left"][me] = visit(node["left_child"])
+        nodes["right"][me] = visit(node["right_child"])
+        return me
+
+    visit(root)
+    return {**nodes, "leaf": [leaves[j] for j in range(len(leaves))]}
 
 
 def _row_keys(Z: Any, *labels: np.ndarray) -> list[tuple]:

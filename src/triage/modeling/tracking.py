@@ -35,7 +35,9 @@ later, once approved, by :meth:`ModelTracker.complete`. Without an approver a mo
 Fast loading. Importing mlflow and opening its sqlite store take seconds, so the scorer's hot path does
 not use them: every champion move also exports the champion's model file and a manifest (version,
 sha256, metrics) to ``<home>/models/served/<name>/`` (atomically), and :func:`load_served` loads that
-copy with no mlflow import, verifying the checksum. ``load`` by alias through the registry remains the
+copy with no mlflow import, verifying the checksum. A model with a portable form (the error classifier:
+:mod:`triage.modeling.portable`) is exported as arrays too, and served from them without importing
+scikit-learn (≈ 0.3 s in a new process instead of ≈ 3.7 s). ``load`` by alias through the registry remains the
 authoritative path (CLI, notebooks); both return the same :class:`LoadedModel`.
 """
 
@@ -70,6 +72,8 @@ if TYPE_CHECKING:
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 MODEL_FILE = "model.pkl"
+PORTABLE_FILE = "portable.npz"  # triage.modeling.portable.PORTABLE_FILE, without importing NumPy here
+log = logging.getLogger("triage.models")
 EVAL_ARTIFACT = "eval/eval_frame.parquet"
 SERVED_DIR_NAME = "served"
 MANIFEST = "manifest.json"
@@ -237,8 +241,11 @@ def _atomic_dir_replace(source: Path, target: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------- hot path
-def load_served(served_dir: Path, name: str) -> LoadedModel:
-    """The champion exported for serving, checksum-verified; imports neither mlflow nor the registry."""
+def load_served(served_dir: Path, name: str, *, portable: bool = True) -> LoadedModel:
+    """The champion exported for serving, checksum-verified; imports neither mlflow nor the registry.
+
+    A model exported with a portable copy (the error classifier) loads as that copy unless ``portable``
+    is False: the same predictions without importing scikit-learn, SciPy, pandas or LightGBM."""
     _check_name(name)
     folder = Path(served_dir) / name
     manifest_path = folder / MANIFEST
@@ -258,8 +265,47 @@ def load_served(served_dir: Path, name: str) -> LoadedModel:
             f"served model {name} v{manifest.get('version')}: checksum mismatch (manifest {expected[:12]}…, "
             f"file {actual[:12]}…); refusing to load"
         )
-    estimator = _unpickle(model_path, f"{name} v{manifest.get('version')}")
+    what = f"{name} v{manifest.get('version')}"
+    compact = manifest.get("portable")
+    if portable and compact:  # the same model as arrays: loads with NumPy alone (see triage.modeling.portable)
+        estimator = _load_portable(folder / str(compact["file"]), str(compact["sha256"]), what)
+    else:
+        estimator = _unpickle(model_path, what)
     return LoadedModel(name, int(manifest["version"]), manifest.get("alias"), estimator, actual, manifest)
+
+
+def _load_portable(path: Path, expected: str, what: str) -> Any:
+    from triage.modeling import portable
+
+    if not path.is_file():
+        raise ModelIntegrityError(f"served model {what}: portable copy missing: {path}")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"served model {what}: portable copy checksum mismatch (manifest {expected[:12]}…, file "
+            f"{actual[:12]}…); refusing to load"
+        )
+    try:
+        return portable.load(path)
+    except TriageError as exc:
+        raise ModelIntegrityError(f"served model {what}: {exc}") from exc
+
+
+def _export_portable(model_path: Path, dest: Path, what: str) -> str | None:
+    """Write the portable copy of a model that has one (``to_portable``); its sha256, or None."""
+    from triage.modeling import portable
+
+    estimator = _unpickle(model_path, what)  # the caller verified the file's checksum
+    to_portable = getattr(estimator, "to_portable", None)
+    if to_portable is None:
+        return None
+    try:
+        spec, arrays = to_portable()
+    except TriageError as exc:  # a part without a portable form: serve the pickle only
+        log.warning("model %s has no portable copy: %s", what, exc)
+        return None
+    portable.save(dest, spec, arrays)
+    return sha256_file(dest)
 
 
 def _unpickle(path: Path, what: str) -> Any:
@@ -697,6 +743,7 @@ class ModelTracker:
             shutil.copy2(folder / MODEL_FILE, staging / MODEL_FILE)
             if sha256_file(staging / MODEL_FILE) != digest:
                 raise ModelIntegrityError(f"model {name} v{version}: copy for serving does not match its checksum")
+            compact = _export_portable(staging / MODEL_FILE, staging / PORTABLE_FILE, f"{name} v{version}")
             tags = dict(mv.tags or {})
             manifest = {
                 "name": name, "version": int(version), "alias": CHAMPION, "sha256": digest, "run_id": mv.run_id,
@@ -705,6 +752,8 @@ class ModelTracker:
                 "drain3_config_hash": tags.get(TAG + "drain3_config_hash"),
                 "metrics": {k[len(TAG + "metric."):]: float(v) for k, v in tags.items() if k.startswith(TAG + "metric.")},
             }  # fmt: skip
+            if compact is not None:
+                manifest["portable"] = {"file": PORTABLE_FILE, "sha256": compact}
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
             _atomic_dir_replace(staging, self.served_dir / name)
         except BaseException:
