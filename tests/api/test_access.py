@@ -87,6 +87,8 @@ def test_batch_over_1000_events_is_422(server) -> None:
 def test_health_metrics_docs_need_no_key(server) -> None:
     with server.client() as c:
         assert c.get("/healthz").json()["status"] == "ok"
+        head = c.head("/healthz")  # what load balancers probe with
+        assert head.status_code == 200 and head.content == b""
         ready = c.get("/readyz")
         assert ready.status_code == 200 and ready.json()["checks"]["store"]["ok"]
         metrics = c.get("/metrics").text

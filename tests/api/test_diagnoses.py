@@ -31,6 +31,9 @@ def test_diagnosis_contract_and_incident_flow(server) -> None:
         assert detail["timeline"][0]["kind"] == "opened"
 
         r = analyst.post(f"/v1/diagnoses/{diagnoses[2]['errorId']}/feedback",
+                         json={"categoryCorrect": False, "correctCategory": "BANANA"})  # would become a label
+        assert r.status_code == 422 and r.json()["detail"].startswith("correctCategory: Value error, not a category")
+        r = analyst.post(f"/v1/diagnoses/{diagnoses[2]['errorId']}/feedback",
                          json={"categoryCorrect": False, "correctCategory": "DATABASE_CONNECTION"})
         assert r.status_code == 201 and r.json()["incidentId"] == incident_id
 

@@ -6,9 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from triage.diagnosis.schemas import RootCause, Severity, _Wire
+from triage.modeling.taxonomy import DEFAULT_TAXONOMY
 
 
 class IncidentStatus(StrEnum):
@@ -79,3 +80,14 @@ class FeedbackRequest(_Wire):
     fix_id: str | None = Field(default=None, max_length=64, description="a suggested fix that was tried")
     fix_worked: bool | None = Field(default=None, description="whether that fix resolved the error")
     notes: str | None = Field(default=None, max_length=4000)
+
+    @field_validator("correct_category")
+    @classmethod
+    def _known_category(cls, value: str | None) -> str | None:
+        # a verdict becomes a training label: a typo must not become a new class
+        if value is None:
+            return None
+        name = value.strip().upper()
+        if name not in DEFAULT_TAXONOMY:
+            raise ValueError(f"not a category of the taxonomy ({', '.join(DEFAULT_TAXONOMY.names)})")
+        return name

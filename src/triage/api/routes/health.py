@@ -12,7 +12,7 @@ from triage import __version__
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Shallow health: the process is up")
+@router.api_route("/healthz", methods=["GET", "HEAD"], summary="Shallow health: the process is up")
 async def healthz() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
