@@ -237,6 +237,34 @@ def test_plan_waits_for_approval_then_rolls_the_recent_change_back(keyed) -> Non
         assert any(e["action"] == "recovery.approved" and e["actor"] == "test-approver" for e in trail)
 
 
+def test_a_store_restored_from_the_command_line_while_serving_gets_the_accepted_diagnoses_back(keyed) -> None:
+    """Another process swaps the store: the server notices and re-applies its journal, no new request needed."""
+    service = f"billing-{uuid.uuid4().hex[:6]}"
+    with keyed.client("engineer") as eng, keyed.client("service") as svc, keyed.client("analyst") as ana:
+        snap = eng.post("/v1/recovery/snapshots", json={"components": ["store"]}).json()["id"]
+        after = svc.post("/v1/diagnose", json=_event(service, "ledger write failed: disk full", _apart())).json()
+        incident = after["incidentId"]
+        deadline = time.monotonic() + 30
+        while ana.get(f"/v1/incidents/{incident}").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)  # written by the server's batch writer
+        env = {**os.environ, "TRIAGE_SNAPSHOT_KEY": SNAPSHOT_KEY}
+        restore = subprocess.run(
+            [sys.executable, "-m", "triage.cli", "--home", str(keyed.home), "snapshot", "restore", snap,
+             "-c", "store", "--yes"], capture_output=True, text=True, timeout=300, env=env,
+        )  # fmt: skip
+        assert restore.returncode == 0, restore.stderr
+        seen = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the server's background round follows the file (every ~2 s)
+            seen = ana.get(f"/v1/incidents/{incident}")
+            if seen.status_code == 200:
+                break
+            time.sleep(0.25)
+        assert seen is not None and seen.status_code == 200, "the accepted diagnosis did not come back"
+        assert after["errorId"] in {d["errorId"] for d in seen.json()["diagnoses"]}
+        assert ana.get("/status.json").status_code == 200
+
+
 def test_only_an_incident_of_triage_itself_may_end_in_a_full_restore(keyed) -> None:
     """Restoring triage's snapshot mends no other system and would rewind the incident's own records."""
     with keyed.client("engineer") as eng, keyed.client("service") as svc:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from triage import __version__
 from triage.api import operations, problems
 from triage.api.middleware import BodyLimit, Timing
+from triage.api.restoration import after_store_replaced
 from triage.api.routes import (
     alerts,
     audit,
@@ -41,6 +42,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, freeze_hea
         holder["rt"] = rt
         ops = operations.Operations.start(settings, rt)  # alerts, emergency changes, deadlines, PHI-read audit
         app.state.operations = ops
+        rt.on_store_replaced = lambda: after_store_replaced(rt, ops)  # e.g. a CLI restore while serving
         if freeze_heap:
             gc.collect()  # what is garbage now is freed, not frozen
             gc.freeze()

@@ -427,17 +427,20 @@ class Restoration:
         return open_repository(self.settings, create=False)
 
 
+def after_store_replaced(runtime: Runtime, ops: Operations) -> None:
+    """The store file was swapped (a restore by this API or by another process): rebuild the services
+    against the new file, re-apply the API's journal entries it lacks, reload the keys."""
+    ops.after_store_restore()
+    catch_up(runtime)
+    runtime.reload_keys()
+    runtime.note_store_file()
+
+
 def for_api(runtime: Runtime, ops: Operations, actor: Actor) -> Restoration:
-    """The orchestrator inside the API: runtime probes; after a restore the API re-applies its journal,
-    rebuilds its services against the new store file and reloads its keys."""
-
-    def after_restore() -> None:
-        ops.after_store_restore()
-        catch_up(runtime)
-        runtime.reload_keys()
-
+    """The orchestrator inside the API: runtime probes; after a restore, :func:`after_store_replaced`."""
     return Restoration(settings=ops.settings, incidents=runtime.incidents, changes=ops.changes, alerts=ops.alerts,
-                       actor=actor, probes=runtime_probes(runtime, ops.settings), after_restore=after_restore)  # fmt: skip
+                       actor=actor, probes=runtime_probes(runtime, ops.settings),
+                       after_restore=lambda: after_store_replaced(runtime, ops))  # fmt: skip
 
 
 def model_tracker(settings: Settings, approver: Any = None):

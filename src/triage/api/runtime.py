@@ -4,6 +4,7 @@ checks, the diagnosis engine (parser, models, knowledge base, incident grouper) 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -88,6 +89,10 @@ class Runtime:
     _partial_rounds: dict[str, int] = field(default_factory=dict)
     _last_scanned: tuple | None = None  # the newest recent error at the last pattern scan
     readiness_checks: dict[str, Callable[[], str]] = field(default_factory=dict)
+    #: Called (on the background thread) when another process swapped the store file in, e.g. a
+    #: ``triage snapshot restore`` while serving: the app re-applies this API's journal (see app.py).
+    on_store_replaced: Callable[[], None] | None = None
+    _store_inode: int | None = None
     _verifier: KeyVerifier | None = None
     _unknown_keys: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -112,6 +117,7 @@ class Runtime:
         runtime.writer = BatchWriter(runtime._persist, interval=1.0, on_flush=runtime._flushed)
         runtime.models = ServedModels(settings.models_dir / "served")
         runtime.reload_models()
+        runtime.note_store_file()
         runtime._watcher = threading.Thread(target=runtime._background, name="triage-models-rca", daemon=True)
         runtime._watcher.start()
         runtime.inbox = LogInbox(settings)
@@ -283,12 +289,19 @@ class Runtime:
         return changed
 
     def _background(self, interval: float = 2.0, max_share: float = 0.1) -> None:
-        """Every few seconds: follow champion moves, and rank the services of multi-service incidents.
+        """Every ``interval``: notice a store file another process swapped in (one stat). Every few seconds:
+        follow champion moves, and rank the services of multi-service incidents.
 
-        A round is pandas work that holds the GIL (hundreds of ms with many services), stalling requests:
-        the pause after a round grows with its cost, so this thread uses at most ``max_share`` of a core."""
-        wait = interval
-        while not self._stopping.wait(wait):
+        A round of the latter is pandas work that holds the GIL (hundreds of ms with many services), stalling
+        requests: the pause after a round grows with its cost, so it uses at most ``max_share`` of a core."""
+        next_round = 0.0
+        while not self._stopping.wait(interval):
+            try:
+                self.follow_store_file()
+            except Exception:
+                log.exception("catching up with a replaced store failed")
+            if time.monotonic() < next_round:
+                continue
             started = time.monotonic()
             try:
                 self.reload_models()
@@ -302,7 +315,26 @@ class Runtime:
                 self.scan_recent_patterns()
             except Exception:
                 log.exception("recent pattern scan failed")
-            wait = max(interval, (time.monotonic() - started) * (1 - max_share) / max_share)
+            cost = time.monotonic() - started
+            next_round = time.monotonic() + cost * (1 - max_share) / max_share - interval
+
+    def note_store_file(self) -> None:
+        """Remember which store file this API works on (after start-up, and after a restore it made)."""
+        self._store_inode = _inode(self.settings.store_path)
+
+    def follow_store_file(self) -> bool:
+        """True (after calling ``on_store_replaced``) when the store file is another one than last noted."""
+        inode = _inode(self.settings.store_path)
+        if inode is None or inode == self._store_inode:
+            return False
+        if self._store_inode is None:  # first look
+            self._store_inode = inode
+            return False
+        log.warning("the store file was replaced by another process; re-applying this API's journal")
+        self._store_inode = inode
+        if self.on_store_replaced is not None:
+            self.on_store_replaced()
+        return True
 
     def scan_recent_patterns(self) -> int:
         """Run the served pattern champion over the last RECENT_PATTERN_WINDOW of errors the scorer has
@@ -495,3 +527,10 @@ def _incident_index(incidents: IncidentStore) -> IncidentIndex:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None

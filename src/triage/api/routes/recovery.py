@@ -102,12 +102,9 @@ def _ctx(request: Request):
 
 
 def _after_restore(request: Request) -> None:
-    from triage.api.restoration import catch_up
+    from triage.api.restoration import after_store_replaced
 
-    runtime, ops = _ctx(request)
-    ops.after_store_restore()
-    catch_up(runtime)
-    runtime.reload_keys()
+    after_store_replaced(*_ctx(request))
 
 
 def _verification(request: Request, level: str):

@@ -85,7 +85,13 @@ async def components(request: Request, key: IncidentReader) -> list[dict[str, An
 @router.post("/v1/status/incidents/{incident_id}/updates", status_code=201, tags=["status"],
              summary="Post a public update on an incident (the message is redacted before it is published)")
 async def post_update(request: Request, incident_id: str, body: UpdateCreate, key: IncidentWriter) -> dict[str, Any]:
-    stored = await run_in_threadpool(_service(request).post_update, incident_id, body, actor=actor_name(key))
+    service = _service(request)
+
+    def post() -> Any:
+        request.app.state.runtime.writer.drain(5.0)  # an incident just opened may still be on its way to the store
+        return service.post_update(incident_id, body, actor=actor_name(key))
+
+    stored = await run_in_threadpool(post)
     return stored.model_dump(mode="json")
 
 
