@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository checkout this package was installed from (editable install), if any.
@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(
         default=None, description="MLflow tracking URI; default sqlite:///<home>/models/mlflow.db."
     )
+
+    @field_validator("home")
+    @classmethod
+    def _home_is_a_folder(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():  # a missing folder is fine: it is created on first use
+            raise ValueError(f"{value} is a file, not a folder")
+        return value
+
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -53,6 +53,7 @@ def test_rules_only_on_a_fresh_home_creates_nothing(tmp_path: Path) -> None:
     assert body["evidence"]["modelScores"]["decidedBy"] == "pattern:db-unreachable"
     assert body["evidence"]["template"] == "Connection refused to <*>:<*> for user <*>"
     assert "the message contained PHI, redacted before storage" in body["evidence"]["notes"]
+    assert body["incidentId"] is None  # the incident it would open is not stored: no phantom id
 
     assert not settings.store_path.exists() and not settings.journal_dir.exists()  # a one-off
     assert not settings.home.exists()

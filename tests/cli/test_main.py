@@ -49,6 +49,15 @@ def test_serve_on_a_taken_or_invalid_port_exits_2_with_one_line(tmp_path) -> Non
     assert proc.returncode == 2 and "--port must be 0-65535" in proc.stderr, proc.stderr
 
 
+def test_a_home_that_is_a_file_exits_2_with_one_line(tmp_path) -> None:
+    not_a_folder = tmp_path / "home.txt"
+    not_a_folder.write_text("x")
+    proc = subprocess.run([sys.executable, "-m", "triage.cli", "--home", str(not_a_folder), "templates"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
+    assert f"{not_a_folder} is a file, not a folder" in proc.stderr
+
+
 def test_a_bad_setting_is_named_in_the_one_line_error() -> None:
     import os
 

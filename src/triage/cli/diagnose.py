@@ -57,7 +57,11 @@ def register(app: typer.Typer) -> None:
         event = error_event(service=service, message=message, level=level, timestamp=timestamp,
                             stack_trace=stack_trace, trace_id=trace_id)  # fmt: skip
         engine = one_off_engine(settings)
-        diagnosis = engine.diagnose(event).diagnosis
+        outcome = engine.diagnose(event)
+        diagnosis = outcome.diagnosis
+        if outcome.assignment is not None and outcome.assignment.opened:
+            # the incident it would open is not stored (a one-off): name no incident rather than a phantom one
+            diagnosis = diagnosis.model_copy(update={"incident_id": None})
         if as_json:
             # the API's response body is this very string (Runtime.diagnose)
             typer.echo(diagnosis.model_dump_json())
