@@ -256,16 +256,9 @@ def load_served(served_dir: Path, name: str, *, portable: bool = True) -> Loaded
         expected = str(manifest["sha256"])
     except (ValueError, KeyError) as exc:
         raise ModelIntegrityError(f"{manifest_path} is not a valid manifest") from exc
-    model_path = folder / MODEL_FILE
-    if not model_path.is_file():
-        raise ModelIntegrityError(f"served model file missing: {model_path}")
-    actual = sha256_file(model_path)
-    if actual != expected:
-        raise ModelIntegrityError(
-            f"served model {name} v{manifest.get('version')}: checksum mismatch (manifest {expected[:12]}…, "
-            f"file {actual[:12]}…); refusing to load"
-        )
     what = f"{name} v{manifest.get('version')}"
+    model_path = folder / MODEL_FILE
+    actual = _served_file_sha256(model_path, expected, what, "model file")
     compact = manifest.get("portable")
     if portable and compact:  # the same model as arrays: loads with NumPy alone (see triage.modeling.portable)
         estimator = _load_portable(folder / str(compact["file"]), str(compact["sha256"]), what)
@@ -274,17 +267,23 @@ def load_served(served_dir: Path, name: str, *, portable: bool = True) -> Loaded
     return LoadedModel(name, int(manifest["version"]), manifest.get("alias"), estimator, actual, manifest)
 
 
-def _load_portable(path: Path, expected: str, what: str) -> Any:
-    from triage.modeling import portable
-
+def _served_file_sha256(path: Path, expected: str, what: str, part: str) -> str:
+    """``path``'s sha256 when it is the one the manifest recorded; otherwise a ModelIntegrityError."""
     if not path.is_file():
-        raise ModelIntegrityError(f"served model {what}: portable copy missing: {path}")
+        raise ModelIntegrityError(f"served model {what}: {part} missing: {path}")
     actual = sha256_file(path)
     if actual != expected:
         raise ModelIntegrityError(
-            f"served model {what}: portable copy checksum mismatch (manifest {expected[:12]}…, file "
-            f"{actual[:12]}…); refusing to load"
+            f"served model {what}: {part} checksum mismatch (manifest {expected[:12]}…, file {actual[:12]}…); "
+            "refusing to load"
         )
+    return actual
+
+
+def _load_portable(path: Path, expected: str, what: str) -> Any:
+    from triage.modeling import portable
+
+    _served_file_sha256(path, expected, what, "portable copy")
     try:
         return portable.load(path)
     except TriageError as exc:
