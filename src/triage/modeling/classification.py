@@ -68,6 +68,7 @@ from triage.modeling.event_text import (  # the sklearn-free half, shared with t
     text_tokens,
 )
 from triage.modeling.labels import FEATURE_COLUMNS, LABELLED_COLUMNS, validate_examples
+from triage.modeling.portable import CALIBRATION_FLOOR, calibrate, log_scores, proba_from_raw
 from triage.modeling.specs import ModelSpec, TrainingInputs
 from triage.modeling.taxonomy import DEFAULT_TAXONOMY, SEVERITIES, Taxonomy
 
@@ -408,7 +409,7 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
             self.estimator_ = _fit_weighted(self._second_level(), Z, y_index, weights)
             self.n_estimators_ = None
             return self
-        init = _log_scores(oof)
+        init = log_scores(oof)
         self.n_estimators_ = self._boosting_rounds(Z, y_index, weights, init, folds)
         self.estimator_ = clone(self._second_level()).set_params(n_estimators=self.n_estimators_)
         with warnings.catch_warnings():
@@ -473,11 +474,7 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
                 proba[:, self.estimator_.classes_] = self.estimator_.predict_proba(Z)
                 return proba
             raw = np.asarray(self.estimator_.predict_proba(Z, raw_score=True), dtype=np.float64)
-        raw = raw + _log_scores(scores)
-        if raw.ndim == 1:  # two classes: log-odds of the second
-            return np.column_stack([1.0 / (1.0 + np.exp(raw)), 1.0 / (1.0 + np.exp(-raw))])
-        raw = np.exp(raw - raw.max(axis=1, keepdims=True))
-        return raw / raw.sum(axis=1, keepdims=True)
+        return proba_from_raw(raw + log_scores(scores))
 
     def predict(self, X: Any) -> np.ndarray:
         proba = self.predict_proba(X)
@@ -489,17 +486,6 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-#: Floor of a first-level probability before its log is the boosting's start: a class the first-level model
-#: rules out (or a fold never saw) starts at log(1e-4) instead of minus infinity, so trees can still win it.
-_STACK_FLOOR = 1e-4
-
-
-def _log_scores(scores: np.ndarray) -> np.ndarray:
-    """The boosting's starting score: log-probabilities per class, or the log-odds of the second of two."""
-    logp = np.log(np.clip(scores, _STACK_FLOOR, 1.0))
-    return logp[:, 1] - logp[:, 0] if scores.shape[1] == 2 else logp
-
-
 def _with_scores(X: Any, scores: np.ndarray) -> Any:
     """X with the class-score columns appended (sparse stays CSR)."""
     dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64
@@ -507,8 +493,6 @@ def _with_scores(X: Any, scores: np.ndarray) -> Any:
         return sp.hstack([X, sp.csr_matrix(scores.astype(dtype))], format="csr", dtype=dtype)
     return np.hstack([np.asarray(X, dtype=dtype), scores.astype(dtype)])
 
-
-_EPS = 1e-6
 
 
 def _predict_distinct(model: Any, X: Any) -> np.ndarray:
@@ -551,7 +535,7 @@ def _fit_calibrator(method: str, oof: np.ndarray, y_index: np.ndarray, n_classes
     if method == "temperature":
         from scipy.optimize import minimize_scalar
 
-        logp = np.log(np.clip(oof, _EPS, 1.0))
+        logp = np.log(np.clip(oof, CALIBRATION_FLOOR, 1.0))
 
         def nll(log_t: float) -> float:
             z = logp / np.exp(log_t)
@@ -574,24 +558,7 @@ def _fit_calibrator(method: str, oof: np.ndarray, y_index: np.ndarray, n_classes
 
 
 def _apply_calibrator(method: str, calibrator: Any, raw: np.ndarray) -> np.ndarray:
-    if method == "temperature":
-        z = np.log(np.clip(raw, _EPS, 1.0)) / calibrator
-        z = z - z.max(axis=1, keepdims=True)
-        out = np.exp(z)
-    else:
-        columns = []
-        for k, cal in enumerate(calibrator):
-            if isinstance(cal, float):
-                columns.append(np.full(raw.shape[0], cal))
-            elif method == "sigmoid":
-                a, b = cal
-                columns.append(1.0 / (1.0 + np.exp(-(a * raw[:, k] + b))))
-            else:
-                columns.append(cal.predict(raw[:, k]))
-        out = np.column_stack(columns)
-    total = out.sum(axis=1, keepdims=True)
-    uniform = np.full_like(out, 1.0 / out.shape[1])
-    return np.where(total > 0, out / np.where(total > 0, total, 1.0), uniform)
+    return calibrate(method, calibrator, raw, lambda isotonic, column: isotonic.predict(column))
 
 
 def base_estimator(model: Literal["lightgbm", "linear"], *, n_estimators: int = 150, learning_rate: float = 0.1,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,11 @@ FORMAT = "triage.portable-error-classifier/1"
 PORTABLE_FILE = "portable.npz"
 #: LightGBM's kZeroThreshold: a value this close to 0 counts as zero for a "Zero" missing type.
 _ZERO = 1e-35
-_STACK_FLOOR = 1e-4  # as in StackedClassifier: the floor of a first-level probability before its log
-_EPS = 1e-6  # as in CalibratedClassifier's temperature scaling
+#: Floor of a first-level probability before its log is the boosting's start: a class the first-level model
+#: rules out (or a fold never saw) starts at log(1e-4) instead of minus infinity, so trees can still win it.
+STACK_FLOOR = 1e-4
+#: Floor of a probability before temperature scaling takes its log.
+CALIBRATION_FLOOR = 1e-6
 
 
 class PortableFormatError(TriageError):
@@ -154,16 +157,43 @@ def _walk(tree: Mapping[str, np.ndarray], x: np.ndarray) -> float:
     return float(tree["leaf"][~node])
 
 
-def _log_scores(scores: np.ndarray) -> np.ndarray:
-    logp = np.log(np.clip(scores, _STACK_FLOOR, 1.0))
+# The arithmetic below is shared with the fitted estimators (triage.modeling.classification calls these),
+# so the two cannot drift apart.
+def log_scores(scores: np.ndarray) -> np.ndarray:
+    """The boosting's starting score: log-probabilities per class, or the log-odds of the second of two."""
+    logp = np.log(np.clip(scores, STACK_FLOOR, 1.0))
     return logp[:, 1] - logp[:, 0] if scores.shape[1] == 2 else logp
 
 
-def _from_raw(raw: np.ndarray) -> np.ndarray:
-    """LightGBM's objective transform of raw scores: sigmoid for two classes, softmax for more."""
+def proba_from_raw(raw: np.ndarray) -> np.ndarray:
+    """LightGBM's objective transform of raw scores: sigmoid of the second class's log-odds, or a softmax."""
     if raw.ndim == 1:
         return np.column_stack([1.0 / (1.0 + np.exp(raw)), 1.0 / (1.0 + np.exp(-raw))])
     return _softmax(raw)
+
+
+def calibrate(method: str, calibrators: Any, raw: np.ndarray, isotonic: Callable[[Any, np.ndarray], np.ndarray]
+              ) -> np.ndarray:  # fmt: skip
+    """CalibratedClassifier's calibration of raw class probabilities, rows renormalised. ``calibrators``:
+    one temperature, or per class a constant rate (float), Platt's ``(a, b)``, or an isotonic calibrator
+    that ``isotonic(calibrator, column)`` evaluates."""
+    if method == "temperature":
+        z = np.log(np.clip(raw, CALIBRATION_FLOOR, 1.0)) / float(calibrators)
+        out = np.exp(z - z.max(axis=1, keepdims=True))
+    else:
+        columns = []
+        for k, cal in enumerate(calibrators):
+            if isinstance(cal, float):
+                columns.append(np.full(raw.shape[0], cal))
+            elif method == "sigmoid":
+                a, b = cal
+                columns.append(1.0 / (1.0 + np.exp(-(a * raw[:, k] + b))))
+            else:
+                columns.append(isotonic(cal, raw[:, k]))
+        out = np.column_stack(columns)
+    total = out.sum(axis=1, keepdims=True)
+    uniform = np.full_like(out, 1.0 / out.shape[1])
+    return np.where(total > 0, out / np.where(total > 0, total, 1.0), uniform)
 
 
 class _Head:
@@ -190,33 +220,20 @@ class _Head:
             return _linear_proba(self.base, self.arrays, X)
         assert self.trees is not None
         if kind == "trees":
-            return _from_raw(self.trees.raw(X))
+            return proba_from_raw(self.trees.raw(X))
         # stacked: the linear model's probabilities join the features and are where the boosting starts
         stack = self.base["stack"]
         scores = np.zeros((X.shape[0], len(self.base["classes"])), dtype=np.float64)
         scores[:, stack["classes"]] = _linear_proba(stack, self.arrays, X)
         Z = np.hstack([X, scores.astype(X.dtype)])
-        return _from_raw(self.trees.raw(Z) + _log_scores(scores))
+        return proba_from_raw(self.trees.raw(Z) + log_scores(scores))
 
     def _calibrate(self, raw: np.ndarray) -> np.ndarray:
-        if self.method == "temperature":
-            z = np.log(np.clip(raw, _EPS, 1.0)) / float(self.calibrators)
-            out = np.exp(z - z.max(axis=1, keepdims=True))
-        else:
-            columns = []
-            for k, cal in enumerate(self.calibrators):
-                if not isinstance(cal, list):
-                    columns.append(np.full(raw.shape[0], float(cal)))
-                elif self.method == "sigmoid":
-                    a, b = cal
-                    columns.append(1.0 / (1.0 + np.exp(-(a * raw[:, k] + b))))
-                else:  # isotonic: (x, y) breakpoints, clipped to their range, linear in between
-                    xs, ys = self.arrays[cal[0]], self.arrays[cal[1]]
-                    columns.append(np.interp(np.clip(raw[:, k], xs[0], xs[-1]), xs, ys))
-            out = np.column_stack(columns)
-        total = out.sum(axis=1, keepdims=True)
-        uniform = np.full_like(out, 1.0 / out.shape[1])
-        return np.where(total > 0, out / np.where(total > 0, total, 1.0), uniform)
+        return calibrate(self.method, self.calibrators, raw, self._isotonic)
+
+    def _isotonic(self, names: list[str], column: np.ndarray) -> np.ndarray:
+        xs, ys = self.arrays[names[0]], self.arrays[names[1]]  # breakpoints: clipped to their range, linear between
+        return np.interp(np.clip(column, xs[0], xs[-1]), xs, ys)
 
 
 # ------------------------------------------------------------------------------------------ model
