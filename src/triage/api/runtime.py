@@ -4,7 +4,6 @@ checks, the diagnosis engine (parser, models, knowledge base, incident grouper) 
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -320,11 +319,11 @@ class Runtime:
 
     def note_store_file(self) -> None:
         """Remember which store file this API works on (after start-up, and after a restore it made)."""
-        self._store_inode = _inode(self.settings.store_path)
+        self._store_inode = self.db.inode()
 
     def follow_store_file(self) -> bool:
         """True (after calling ``on_store_replaced``) when the store file is another one than last noted."""
-        inode = _inode(self.settings.store_path)
+        inode = self.db.inode()
         if inode is None or inode == self._store_inode:
             return False
         if self._store_inode is None:  # first look
@@ -527,10 +526,3 @@ def _incident_index(incidents: IncidentStore) -> IncidentIndex:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _inode(path: Path) -> int | None:
-    try:
-        return os.stat(path).st_ino
-    except FileNotFoundError:
-        return None

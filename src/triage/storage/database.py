@@ -212,7 +212,8 @@ class Database:
     def _key(self) -> Path:
         return self.path.absolute()
 
-    def _inode(self) -> int | None:
+    def inode(self) -> int | None:
+        """Which file is at the path now (a restore swaps in another one); None when there is none."""
         try:
             return os.stat(self.path).st_ino
         except FileNotFoundError:
@@ -222,12 +223,12 @@ class Database:
         """True when this process migrated the file and the file at the path is another one now."""
         key = self._key
         seen = self._schema_inode.get(key)
-        return seen is not None and bool(self._schemas.get(key)) and self._inode() != seen
+        return seen is not None and bool(self._schemas.get(key)) and self.inode() != seen
 
     def _reapply_if_replaced(self, con: duckdb.DuckDBPyConnection) -> None:
         """Inside a write session's lock: re-apply this process's migrations to a file that replaced the one
         they were applied to (and note the file they now hold for)."""
-        key, inode = self._key, self._inode()
+        key, inode = self._key, self.inode()
         if inode is None or self._schema_inode.get(key) == inode:
             return
         with self._schema_lock:
