@@ -78,7 +78,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, freeze_hea
         if rt is not None:
             rt.metrics.observe_request(method, route, status, seconds)
 
-    # Outermost first: size limit before anything reads the body.
+    # Added innermost first: the size limit is outermost, before anything reads the body.
+    app.add_middleware(diagnoses.DiagnoseFastPath)
     app.add_middleware(operations.PhiReadAudit)
     app.add_middleware(Timing, observe=observe)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)

@@ -11,12 +11,23 @@ from triage.access.keys import ApiKey, Permission, role_allows
 
 
 def presented_key(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
+    return key_in_headers(request.scope["headers"])
+
+
+def key_in_headers(raw_headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The key a client sent (``Authorization: Bearer KEY`` first, else ``X-API-Key``), from ASGI headers
+    (names already lower-case; the first of repeated headers counts)."""
+    authorization = api_key = None
+    for name, value in raw_headers:
+        if name == b"authorization" and authorization is None:
+            authorization = value.decode("latin-1")
+        elif name == b"x-api-key" and api_key is None:
+            api_key = value.decode("latin-1")
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-    return request.headers.get("x-api-key")
+    return api_key
 
 
 def require(permission: Permission):
