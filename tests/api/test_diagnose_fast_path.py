@@ -73,3 +73,14 @@ def test_requests_the_hot_path_refuses_get_the_routes_problem_answers(server) ->
 
 def _body() -> bytes:
     return json.dumps(EVENT).encode()
+
+
+def test_a_body_over_the_limit_is_413_whether_declared_or_streamed(server) -> None:
+    too_big = b'{"message": "' + b"x" * 1_100_000 + b'"}'  # over the default 1 MiB limit
+    with server.client("service") as svc:
+        declared = svc.post("/v1/diagnose", content=too_big, headers={"Content-Type": "application/json"})
+        streamed = svc.post("/v1/diagnose", content=iter([too_big[:600_000], too_big[600_000:]]),
+                            headers={"Content-Type": "application/json"})
+        assert declared.status_code == streamed.status_code == 413
+        assert declared.json()["title"] == streamed.json()["title"] == "Content Too Large"
+        assert svc.post("/v1/diagnose", json=EVENT).status_code == 200  # the connection's server is fine

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from triage import __version__
 from triage.api import operations, problems
-from triage.api.middleware import BodyLimit, Timing
+from triage.api.middleware import BodyLimit, Receive, Scope, Send, Timing
 from triage.api.restoration import after_store_replaced
 from triage.api.routes import (
     alerts,
@@ -28,7 +28,7 @@ from triage.api.runtime import Runtime
 from triage.settings import Settings
 
 
-def create_app(settings: Settings, *, runtime: Runtime | None = None, freeze_heap: bool = False) -> FastAPI:
+def create_app(settings: Settings, *, runtime: Runtime | None = None, freeze_heap: bool = False) -> TriageAPI:
     """``freeze_heap`` (for a long-lived server process, not tests that build many apps): after start-up,
     move everything loaded so far (models, parser, knowledge, libraries) out of the cyclic GC's reach.
     Otherwise each full collection walks that heap, ~300 ms with the GIL held every few seconds under
@@ -55,7 +55,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, freeze_hea
             rt.stop()
             ops.stop()  # after the runtime: its last reactions still need the services
 
-    app = FastAPI(
+    app = TriageAPI(
         title="triage",
         version=__version__,
         summary="Diagnosis engine for outages: post errors, get a diagnosis; incidents, changes, recovery.",
@@ -82,8 +82,26 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, freeze_hea
             rt.metrics.observe_request(method, route, status, seconds)
 
     # Added innermost first: the size limit is outermost, before anything reads the body.
-    app.add_middleware(diagnoses.DiagnoseFastPath)
     app.add_middleware(operations.PhiReadAudit)
     app.add_middleware(Timing, observe=observe)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.diagnose_fast_path = diagnoses.DiagnoseFastPath(app.serve, settings.api_max_body_bytes)
     return app
+
+
+class TriageAPI(FastAPI):
+    """The FastAPI app with the diagnose hot path (see ``DiagnoseFastPath``) in front of its stack."""
+
+    diagnose_fast_path: diagnoses.DiagnoseFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == diagnoses.DIAGNOSE_ROUTE.path
+                and self.diagnose_fast_path is not None):
+            scope["app"] = self
+            await self.diagnose_fast_path(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app without the hot path: every route and middleware."""
+        await super().__call__(scope, receive, send)

@@ -14,16 +14,16 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def _problem_bytes(status: int, title: str, detail: str) -> bytes:
     return json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
 
 
 class BodyLimit:
-    """Reject bodies over ``max_bytes`` with 413, by Content-Length up front or while streaming."""
+    """Reject bodies over ``max_bytes`` with 413: by Content-Length up front (the server then holds the body
+    to that length), or, for a body sent without a length (chunked), by reading it ahead up to the limit.
+
+    Raising from inside ``receive`` instead would not do: the framework turns any error while it reads a
+    body into a generic 400."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -33,38 +33,36 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > self.max_bytes:
-                    await self._reject(send)
-                    return
+        declared = chunked = None
+        for name, value in scope["headers"]:
+            if name == b"content-length" and declared is None:
+                declared = int(value) if value.isdigit() else 0
+            elif name == b"transfer-encoding":
+                chunked = True
+        if declared is not None and declared > self.max_bytes:
+            await self._reject(send)
+            return
+        if declared is not None or not chunked:  # no body, or the server holds it to its declared length
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
         received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
                 await self._reject(send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replayed() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replayed, send)
 
     async def _reject(self, send: Send) -> None:
         body = _problem_bytes(413, "Content Too Large", f"request body exceeds {self.max_bytes} bytes")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -50,72 +51,87 @@ _JSON_HEADER = (b"content-type", b"application/json")
 
 
 class DiagnoseFastPath:
-    """Pure ASGI middleware serving the hot path of the route above: a JSON ``POST /v1/diagnose`` from a
-    key already in memory whose role may post errors, with a body that validates as an ``ErrorEvent``.
+    """The hot path of the route above, in front of the whole app: a JSON ``POST /v1/diagnose`` from a key
+    already in memory whose role may post errors, with a body within the size limit that validates as an
+    ``ErrorEvent``.
 
-    It answers exactly what the route answers, without FastAPI's per-request machinery (dependency
-    solving, Request and Response objects, the router): under load that machinery was ~40 % of a
-    diagnosis' CPU on the event loop. Every other request, and every one of these that is refused
-    (no key, unknown key, wrong role, a body that does not validate), goes to the normal app with its
-    body replayed, so refusals and their problem bodies come from one place. Errors raised while
-    diagnosing go through the app's exception handlers, as they would from the route.
+    It answers exactly what the route answers, without the framework's per-request layers (middleware
+    stack, router, dependency solving, Request and Response objects): under load those were about half of
+    a diagnosis' CPU on the event loop. Every other request, and every one of these that is refused (no
+    key, unknown key, wrong role, another media type, too large, a body that does not validate), goes to
+    ``app`` with whatever body was read replayed, so refusals and their problem bodies come from one place.
+    Errors raised while diagnosing go through the app's exception handlers, as from the route, and the
+    request is timed into the same metric as the route's.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
+        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != DIAGNOSE_ROUTE.path:
-            await self.app(scope, receive, send)
-            return
-        runtime = getattr(scope["app"].state, "runtime", None)
+        started = time.perf_counter()
+        web = scope["app"]
+        runtime = getattr(web.state, "runtime", None)
         secret = key_in_headers(scope["headers"])
         key = runtime.known_key(secret) if runtime is not None and secret else None
-        if key is None or not role_allows(key.role, Permission.ERRORS_WRITE) or not _is_json(scope["headers"]):
+        if key is None or not role_allows(key.role, Permission.ERRORS_WRITE) or not self._fits(scope["headers"]):
             await self.app(scope, receive, send)
             return
-        body, more = await _read_body(receive)
+        body, after = await _read_body(receive, self.max_bytes)
         try:
-            event = ErrorEvent.model_validate_json(body)
+            event = ErrorEvent.model_validate_json(body) if after is None else None
         except ValidationError:
             event = None
-        if event is None or more is not None:
-            await self.app(scope, _replay(body, more, receive), send)
+        if event is None:
+            await self.app(scope, _replay(body, after, receive), send)
             return
-        scope["route"] = DIAGNOSE_ROUTE  # what the route would have set: metrics label by it
+        scope["route"] = DIAGNOSE_ROUTE  # what the router would have set
         scope.setdefault("state", {})["actor"] = key
         try:
             _, answer = await runtime.diagnose(event)
         except Exception as exc:
-            await _handled(scope, receive, send, exc)
-            return
-        payload = answer.encode()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-length", str(len(payload)).encode()), _JSON_HEADER]})
-        await send({"type": "http.response.body", "body": payload})
+            status = await _handled(web, scope, receive, send, exc)
+        else:
+            status = 200
+            payload = answer.encode()
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-length", str(len(payload)).encode()), _JSON_HEADER]})
+            await send({"type": "http.response.body", "body": payload})
+        runtime.metrics.observe_request("POST", DIAGNOSE_ROUTE.path, status, time.perf_counter() - started)
+
+    def _fits(self, raw_headers: list[tuple[bytes, bytes]]) -> bool:
+        """A JSON body whose declared length (if any) is within the limit."""
+        media = length = None
+        for name, value in raw_headers:
+            if name == b"content-type" and media is None:
+                media = value.split(b";", 1)[0].strip().lower()
+            elif name == b"content-length" and length is None:
+                length = value
+        if media != b"application/json":
+            return False
+        return length is None or (length.isdigit() and int(length) <= self.max_bytes)
 
 
-def _is_json(raw_headers: list[tuple[bytes, bytes]]) -> bool:
-    for name, value in raw_headers:
-        if name == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() == b"application/json"
-    return False
-
-
-async def _read_body(receive: Receive) -> tuple[bytes, Message | None]:
-    """The whole body, or what was read before a message that is not body (returned so it is replayed)."""
-    chunks = []
+async def _read_body(receive: Receive, max_bytes: int) -> tuple[bytes, Message | None]:
+    """The whole body and None; or what was read and the message that stopped the reading (not body, or
+    the chunk that went over ``max_bytes``), both to be replayed to the app."""
+    chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             return b"".join(chunks), message
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            return b"".join(chunks), message
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks), None
 
 
 def _replay(body: bytes, after: Message | None, receive: Receive) -> Receive:
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
+    pending = [{"type": "http.request", "body": body, "more_body": after is not None}]
     if after is not None:
         pending.append(after)
 
@@ -125,14 +141,16 @@ def _replay(body: bytes, after: Message | None, receive: Receive) -> Receive:
     return replayed
 
 
-async def _handled(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
-    """Answer ``exc`` with the app's handler for its nearest class, as Starlette does for a route."""
-    handlers = scope["app"].exception_handlers
+async def _handled(web: Any, scope: Scope, receive: Receive, send: Send, exc: Exception) -> int:
+    """Answer ``exc`` with the app's handler for its nearest class, as Starlette does for a route; the
+    status sent."""
+    handlers = web.exception_handlers
     handler = next((handlers[cls] for cls in type(exc).__mro__ if cls in handlers), None)
     if handler is None:
         raise exc
     response = await handler(Request(scope, receive), exc)
     await response(scope, receive, send)
+    return response.status_code
 
 
 @router.post("/errors:batch", response_model=list[Diagnosis], summary="Diagnose up to 1,000 error events")
