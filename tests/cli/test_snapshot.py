@@ -100,3 +100,18 @@ def test_prune_dry_run_and_schedule_print(home: Path) -> None:
     assert len(report["kept"]) == 1 and len(report["dropped"]) == 1 and report["dry_run"]
     cron = run(home, "snapshot", "schedule", "--print-cron", key=key).stdout
     assert "0 * * * *" in cron and "triage snapshot create" in cron
+
+
+@pytest.mark.parametrize(("stdin", "code"), [("n\n", 130), ("", 2)])
+def test_restore_without_yes_asks_and_a_no_or_no_answer_changes_nothing(
+    home: Path, monkeypatch: pytest.MonkeyPatch, stdin: str, code: int
+) -> None:
+    key = generate_key()
+    created = json.loads(run(home, "snapshot", "create", "-c", "config", "--json", key=key).stdout)
+    (home / "data" / "interim" / "miner_state.json").write_text("{}")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))  # "" is a closed stdin: the prompt meets EOF
+    answered = run(home, "snapshot", "restore", created["id"], key=key)
+    assert answered.returncode == code
+    if code == 2:
+        assert "pass --yes" in one_line_error(answered)
+    assert (home / "data" / "interim" / "miner_state.json").read_text() == "{}"

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from triage.errors import InvalidInput
 from triage.settings import Settings
 
 
@@ -39,3 +40,16 @@ def validation_line(exc: Exception, names: dict[str, str] | Callable[[str], str]
     rename = names if callable(names) else (lambda f: table.get(f, f))
     name = rename(field) if field else ""
     return f"{name}: {what}" if name else what
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask before a step that replaces state, unless ``--yes``. "No" aborts (exit 130); no answer at all
+    (stdin closed or not a terminal that answers) is a usage error (exit 2) naming ``--yes``."""
+    if yes:
+        return
+    try:
+        answer = typer.confirm(question, default=False)
+    except typer.Abort:  # click's prompt raises it on end of input
+        raise InvalidInput(f"{question} needs an answer, and stdin gave none: pass --yes to go ahead") from None
+    if not answer:
+        raise typer.Abort()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from triage.api.restoration import KEEP_KINDS, audit_sink, store_apply
-from triage.cli._common import print_json, settings_of
+from triage.cli._common import confirm, print_json, settings_of
 from triage.cli.models import change_actor, tracker_for
 from triage.cli.snapshot import parse_moment
 from triage.errors import InvalidInput, NotFound
@@ -94,8 +94,7 @@ def register(app: typer.Typer) -> None:
 
         settings = settings_of(ctx)
         verification = _verification(check)
-        if not yes:
-            typer.confirm(f"roll configuration back to {snapshot or 'the newest snapshot'}?", abort=True)
+        confirm(f"roll configuration back to {snapshot or 'the newest snapshot'}?", yes)
         _report(rollback_config(settings, snapshot_id=snapshot, actor=getpass.getuser(), reason=reason,
                                 audit=audit_sink(settings), verification=verification), json_out)  # fmt: skip
 
@@ -119,8 +118,7 @@ def register(app: typer.Typer) -> None:
         settings = settings_of(ctx)
         verification = _verification(check)
         moment = parse_moment(to) if to else None
-        if not yes:
-            typer.confirm(f"roll the store back to {to or snapshot}?", abort=True)
+        confirm(f"roll the store back to {to or snapshot}?", yes)
         _report(rollback_store(settings, to=moment, snapshot_id=snapshot, apply=store_apply(), keep_kinds=KEEP_KINDS,
                                actor=getpass.getuser(), reason=reason, audit=audit_sink(settings),
                                verification=verification), json_out)  # fmt: skip
@@ -133,10 +131,7 @@ def register(app: typer.Typer) -> None:
 
         settings = settings_of(ctx)
         verification = _verification(check)
-        if not yes:
-            typer.confirm(
-                f"restore the whole system from {snapshot or 'the newest full snapshot'}?", abort=True
-            )
+        confirm(f"restore the whole system from {snapshot or 'the newest full snapshot'}?", yes)
         _report(rollback_system(settings, snapshot_id=snapshot, apply=store_apply(), keep_kinds=KEEP_KINDS,
                                 actor=getpass.getuser(), reason=reason, audit=audit_sink(settings),
                                 verification=verification), json_out)  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from triage.api.restoration import KEEP_KINDS, audit_sink, store_apply  # light: no pandas/duckdb at import
-from triage.cli._common import print_json, settings_of
+from triage.cli._common import confirm, print_json, settings_of
 from triage.errors import InvalidInput
 
 __all__ = ["KEEP_KINDS", "audit_sink", "parse_moment", "register", "store_apply"]
@@ -43,11 +43,6 @@ def _human_bytes(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"  # pragma: no cover
-
-
-def _confirm(question: str, yes: bool) -> None:
-    if not yes:
-        typer.confirm(question, abort=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -193,7 +188,7 @@ def register(app: typer.Typer) -> None:
             return
         if not json_out:
             typer.echo("\n".join(plan.describe()))
-        _confirm("replace the live state with this snapshot?", yes)
+        confirm("replace the live state with this snapshot?", yes)
         report = restore_snapshot(
             settings, snapshot_id, components=wanted, until=until, apply=store_apply(), keep_kinds=KEEP_KINDS,
             repo=repo, actor=getpass.getuser(), audit=audit_sink(settings),
