@@ -160,3 +160,25 @@ def test_a_read_inside_a_shared_hold_does_not_queue_behind_a_waiting_writer(tmp_
     assert done.wait(60)
     proc.join(60)
     assert proc.exitcode == 0
+
+
+def test_a_read_waits_out_a_read_write_instance_still_closing_in_this_process(tmp_path: Path) -> None:
+    import threading
+
+    import duckdb
+
+    db = Database(tmp_path / "s.duckdb")
+    db.migrate(MIGRATIONS)
+    lingering = duckdb.connect(str(db.path))  # as a write session's instance in teardown, outside the lock
+    closer = threading.Timer(0.2, lingering.close)
+    closer.start()
+    with db.read() as s:  # DuckDB refuses a read-only open while it is there: the read retries, not fails
+        assert s.scalar("SELECT count(*) FROM items") == 0
+    closer.join()
+
+    held = duckdb.connect(str(db.path))  # one that does not go away is still a clear storage error
+    try:
+        with pytest.raises(StorageError, match="different configuration"), db.read():
+            pass
+    finally:
+        held.close()

@@ -13,6 +13,7 @@ before the next ``sql`` call, so :class:`Session` always fetches eagerly.
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import threading
 import time
@@ -28,6 +29,9 @@ from triage.errors import Conflict, TriageError
 
 if TYPE_CHECKING:  # pandas is imported by duckdb when a DataFrame is asked for, not at start-up
     import pandas as pd
+
+
+_TEARDOWN_WAIT = 2.0  # seconds a closing DuckDB instance of the same file may take to go away
 
 
 class StorageError(TriageError):
@@ -245,10 +249,24 @@ class Database:
         self._schema_inode[key] = inode
 
     def _connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-        try:
-            return duckdb.connect(str(self.path), read_only=read_only, config={"threads": self.threads})
-        except duckdb.Error as exc:
-            raise StorageError(f"cannot open {self.path}: {exc}".splitlines()[0]) from exc
+        """Open the file (lock held). DuckDB refuses a read-only and a read-write instance of one file in one
+        process at once; the lock rules out two sessions overlapping, but the previous session's instance
+        can outlive its close for a moment (in teardown, or held by garbage not yet collected: the server
+        collects rarely), so that refusal is retried briefly, after one collection."""
+        deadline = time.monotonic() + _TEARDOWN_WAIT
+        collected = False
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only, config={"threads": self.threads})
+            except duckdb.ConnectionException as exc:
+                if "different configuration" not in str(exc) or time.monotonic() >= deadline:
+                    raise StorageError(f"cannot open {self.path}: {exc}".splitlines()[0]) from exc
+                if not collected:
+                    gc.collect()
+                    collected = True
+                time.sleep(0.005)
+            except duckdb.Error as exc:
+                raise StorageError(f"cannot open {self.path}: {exc}".splitlines()[0]) from exc
 
     @contextmanager
     def _flock(self, mode: int) -> Iterator[None]:
