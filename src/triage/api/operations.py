@@ -185,11 +185,21 @@ class Operations:
 
         signals: dict[str, AlertSignal] = {}
         critical: dict[str, dict[str, Any]] = {}
+        seen: set[tuple] = set()
         for outcome in outcomes:
             d = outcome.diagnosis
-            # Only the fields alerting reads (a full ``model_dump(mode="json")`` per diagnosis cost more
-            # than the rule itself); the whole body is dumped only for an emergency change below.
+            incident = d.incident_id
+            if d.severity.value == "CRITICAL" and incident and incident not in self._opened and incident not in critical:
+                critical[incident] = d.model_dump(mode="json")
             root = d.root_cause
+            # Everything a signal's key, type and severity depend on: a later diagnosis of the same shape
+            # in this batch gives a signal that the first one's keeps out, so it is not evaluated at all.
+            shape = (incident, d.severity, d.category, tuple(d.affected_services), root.service, root.issue)
+            if shape in seen:
+                continue
+            seen.add(shape)
+            # Only the fields alerting reads (a full ``model_dump(mode="json")`` per diagnosis cost more
+            # than the rule itself); the whole body is dumped only for an emergency change, above.
             summary = DiagnosisSummary.parse({
                 "errorId": d.error_id, "incidentId": d.incident_id, "detectedAt": d.detected_at,
                 "severity": d.severity.value, "category": d.category, "affectedServices": d.affected_services,
@@ -201,9 +211,6 @@ class Operations:
                 held = signals.get(key)
                 if held is None or signal.severity.rank > held.severity.rank:
                     signals[key] = signal
-            incident = d.incident_id
-            if d.severity.value == "CRITICAL" and incident and incident not in self._opened and incident not in critical:
-                critical[incident] = d.model_dump(mode="json")
         for signal in signals.values():  # each on its own: one failure must not cost the others
             try:
                 self.alerts.raise_signal(signal=signal)
