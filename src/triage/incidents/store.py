@@ -100,7 +100,8 @@ class IncidentStore:
     def _write(self, s: Session, diagnoses, incidents, timeline) -> None:
         now = datetime.now(UTC)
         if diagnoses:
-            frame = pd.DataFrame([_row(d) for d in diagnoses])
+            # Column by column: a frame from row dicts costs several times more, on the writer thread with the GIL.
+            frame = pd.DataFrame({k: [getattr(d, k) for d in diagnoses] for k in DiagnosisRow.__slots__})
             with s.registered("_diagnosis_batch", frame):  # idempotent: a journal replay may resend rows
                 s.execute(
                     f"INSERT INTO diagnoses ({', '.join(frame.columns)}) SELECT * FROM _diagnosis_batch"
@@ -390,10 +391,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     return value
-
-
-def _row(d: DiagnosisRow) -> dict[str, Any]:
-    return {k: getattr(d, k) for k in DiagnosisRow.__slots__}
 
 
 def _incident(row: tuple) -> Incident:
