@@ -36,3 +36,19 @@ def test_no_signals_gives_zero_rows() -> None:
     features = service_features(signals_frame([]), ServiceGraph(), ["a", "b"])
     assert features.shape == (2, len(FEATURE_NAMES)) and not features.to_numpy().any()
     assert isinstance(features, pd.DataFrame)
+
+
+def test_silenced_service_below_and_stopped_callees_are_graph_features() -> None:
+    graph = ServiceGraph.from_edges([("web", "api"), ("api", "db"), ("web", "mail")])
+    signals = signals_frame([
+        _signal("db", "silenced", 10.0), _signal("api", "errors", 8.0), _signal("web", "errors", 5.0),
+        _signal("mail", "stopped", 4.0),
+    ])
+    features = service_features(signals, graph, ["web", "api", "db", "mail"])
+    # errors travel up, missing work travels down: db (silenced, still called) explains api's and web's errors
+    assert features.loc["api", "downstream_silenced"] == features.loc["web", "downstream_silenced"] == np.log1p(10.0)
+    assert features.loc["db", "downstream_silenced"] == 0.0
+    # mail no longer receives requests: its caller changed what it does
+    assert features.loc["web", "callee_stopped"] == np.log1p(4.0)
+    assert features.loc["api", "callee_stopped"] == 0.0
+    assert features.loc["db", "lead_silenced"] == np.log1p(10.0)

@@ -65,3 +65,20 @@ def test_host_metrics_shared_by_services_and_idle_latencies_are_skipped() -> Non
         _series("idle", "requests", np.zeros(40), np.zeros(10)),
     ]
     assert metric_signals(_bundle(rows)).empty
+
+
+def test_a_quiet_service_that_stops_receiving_requests_is_flagged_scale_free() -> None:
+    rng = np.random.default_rng(5)
+    rows = [
+        _series("mail", "PodWorkload(Ops)", np.abs(rng.normal(0.3, 0.05, 20)), np.r_[0.0, 0.0, 0.0, 0.25]),
+        _series("web", "PodWorkload(Ops)", rng.normal(50, 2, 20), rng.normal(50, 2, 4)),
+        _series("flaky", "PodWorkload(Ops)", np.r_[np.zeros(8), np.full(12, 0.2)], np.r_[0.0, 0.0, 0.2, 0.2]),
+    ]
+    signals = metric_signals(_bundle(rows))
+    stopped = signals[signals["kind"] == "stopped"].set_index("service")["strength"]
+    assert "web" not in stopped.index  # never at zero
+    assert stopped["mail"] > 3
+    assert stopped.get("flaky", 0.0) < 1.0  # often at zero in the baseline anyway
+    # a robust-z view alone misses it: 0.3 req/s is tiny next to the busy service's scale
+    traffic = signals[(signals["kind"] == "traffic") & (signals["service"] == "mail")]
+    assert traffic.empty or traffic["strength"].max() < stopped["mail"]

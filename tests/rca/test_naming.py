@@ -19,3 +19,16 @@ def test_names_follow_the_evidence_kind() -> None:
     stopped = name_issue("pay", "log_pattern", _signal("PayHandler#20 done", "logs", "log statement stopped in pay"))
     assert stopped.startswith("code path change in pay") and "no longer logged" in stopped
     assert name_issue("x", None, None) == "anomaly on x"
+
+
+def test_names_for_silenced_and_stopped_evidence() -> None:
+    logged = name_issue("price", "silenced", _signal("PriceController#46 query", "logs"))
+    assert logged.startswith("code path change in price") and "still called" in logged
+    calls = name_issue("web", "silenced", _signal("/query", "traces"))
+    assert "no longer makes some calls" in calls and "/query" in calls
+    assert name_issue("mail", "stopped", None) == "mail stopped receiving requests"
+    assert name_issue("checkout", "callee_stopped", None) == \
+        "code path change in checkout: a service it calls no longer receives requests from it"
+    email = pd.Series({"service": "email", "name": "PodWorkload(Ops)", "modality": "metrics", "detail": ""})
+    assert name_issue("checkout", "callee_stopped", email) == \
+        "code path change in checkout: email no longer receives requests from it"

@@ -55,3 +55,23 @@ def test_aggregated_client_spans_localise_a_delayed_callee() -> None:
     network = network[network["kind"] == "network"].sort_values("strength", ascending=False)
     assert network.iloc[0]["service"] == "cart"
     assert "calls to cart wait" in network.iloc[0]["detail"]
+
+
+def test_fewer_calls_per_request_are_credited_to_the_sender_not_to_a_quieter_victim() -> None:
+    rows = []
+    for ts in range(0, 900, 60):
+        incident = ts >= 600
+        rows += [
+            (ts, "", "web", "/home", 100.0),                          # web serves as many requests
+            (ts, "web", "db", "/query", 100.0 if incident else 300.0),  # ... but queries db less per request
+            (ts, "web", "api", "/x", 30.0 if incident else 100.0),
+            (ts, "api", "cache", "/get", 30.0 if incident else 100.0),  # api is called less: sends less
+        ]
+    calls = pd.DataFrame(rows, columns=["ts", "caller", "callee", "operation", "count"]).assign(latency_p50=0.01)
+    manifest = BundleManifest(detection_time=600.0, incident_window=TimeWindow(start=600.0, end=900.0),
+                              baseline_windows=(TimeWindow(start=0.0, end=600.0),))
+    signals = trace_signals(IncidentBundle(manifest=manifest, calls=calls))
+    silenced = signals[signals["kind"] == "silenced"]
+    assert set(silenced["service"]) == {"web"}
+    assert set(silenced["name"]) == {"/query", "/x"}
+    assert silenced["strength"].min() > 5

@@ -35,7 +35,9 @@ from triage.rca.signals import KINDS
 
 DEFAULT_RANKER_FILE = "ranker.json"
 #: Kinds that make a service count as affected (it shows the incident's symptoms).
-_AFFECTED_KINDS = ("latency", "client_latency", "network", "errors", "log_pattern", "span_pattern", "resource")
+_AFFECTED_KINDS = (
+    "latency", "client_latency", "network", "errors", "log_pattern", "span_pattern", "resource", "silenced", "stopped",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,7 @@ def explain(
     probabilities = ranking.probabilities
     root = str(probabilities.index[0])
     signals = ranking.signals
-    kind, signal = _strongest(root, ranking.features.loc[root], signals, model)
+    kind, signal = _strongest(root, ranking.features.loc[root], signals, model, ranking.graph)
     affected = _affected(root, ranking, cfg)
     return RcaResult(
         root_cause=RootCause(service=root, issue=name_issue(root, kind, signal),
@@ -135,7 +137,7 @@ def _check_usable(bundle: IncidentBundle) -> None:
 
 
 def _strongest(
-    service: str, row: pd.Series, signals: pd.DataFrame, model: RootCauseRanker
+    service: str, row: pd.Series, signals: pd.DataFrame, model: RootCauseRanker, graph: ServiceGraph | None = None
 ) -> tuple[str | None, pd.Series | None]:
     """The evidence kind contributing most to ``service``'s score, and its strongest signal."""
     names = getattr(model, "feature_names_in_", None)
@@ -149,6 +151,10 @@ def _strongest(
             mine = own[own["kind"] == name]
             if len(mine):
                 return str(name), mine.loc[mine["strength"].idxmax()]
+        elif name == "callee_stopped" and graph is not None:
+            callees = graph.callees.get(service, frozenset())
+            stopped = signals[(signals["kind"] == "stopped") & signals["service"].isin(callees)]
+            return str(name), (stopped.loc[stopped["strength"].idxmax()] if len(stopped) else None)
         elif name in GRAPH_FEATURES and name in ("caller_wait",):
             return str(name), None
     if len(own):

@@ -9,6 +9,11 @@
    * ``unexplained``      — how much its own symptoms exceed its callees' (what no callee accounts for)
    * ``caller_symptoms``  — mean symptom level of its callers (the propagation a cause would produce)
    * ``caller_wait``      — mean outgoing-call latency of its callers (they wait on something)
+   * ``downstream_silenced`` — the strongest ``silenced`` evidence among the services it (transitively)
+     calls. Errors travel up the call chain and missing calls travel down, so a service still called as
+     often that stopped doing part of its work is closer to the origin than its callers with errors
+   * ``callee_stopped``   — the strongest ``stopped`` evidence among its callees: a callee that no longer
+     receives requests points at the caller that stopped sending them
 
 4. ``lead_<kind>``: how far the service leads the runner-up in that kind (0 unless it is first). Several
    services are always a little anomalous; one that stands clearly apart is what matters, whatever the
@@ -31,9 +36,14 @@ from triage.rca.metric_evidence import MetricEvidenceConfig, metric_signals
 from triage.rca.signals import KINDS
 from triage.rca.trace_evidence import TraceEvidenceConfig, trace_signals
 
-GRAPH_FEATURES: tuple[str, ...] = ("callee_symptoms", "unexplained", "caller_symptoms", "caller_wait")
+GRAPH_FEATURES: tuple[str, ...] = (
+    "callee_symptoms", "unexplained", "caller_symptoms", "caller_wait",
+    "downstream_silenced", "callee_stopped",
+)
 #: Kinds whose single clear leader in an incident is telling on its own (``lead_<kind>`` features).
-LEAD_KINDS: tuple[str, ...] = ("resource", "network", "errors", "log_pattern", "latency", "span_pattern")
+LEAD_KINDS: tuple[str, ...] = (
+    "resource", "network", "errors", "log_pattern", "latency", "span_pattern", "silenced",
+)
 LEAD_FEATURES: tuple[str, ...] = tuple(f"lead_{k}" for k in LEAD_KINDS)
 FEATURE_NAMES: tuple[str, ...] = (*KINDS, *GRAPH_FEATURES, *LEAD_FEATURES)
 #: Kinds that a fault in a callee can cause in its callers (propagating symptoms).
@@ -90,6 +100,10 @@ def service_features(signals: pd.DataFrame, graph: ServiceGraph, services: tuple
     features["unexplained"] = (symptom - features["callee_symptoms"]).clip(lower=0.0)
     features["caller_symptoms"] = over(graph.callers, caller_symptom, "mean")
     features["caller_wait"] = over(graph.callers, wait, "mean")
+    features["downstream_silenced"] = [
+        max((own.at[d, "silenced"] for d in graph.downstream(s) if d in own.index), default=0.0) for s in names
+    ]
+    features["callee_stopped"] = over(graph.callees, own["stopped"], "max")
     for kind in LEAD_KINDS:
         values = own[kind].to_numpy()
         lead = np.zeros(len(values))

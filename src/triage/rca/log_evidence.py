@@ -9,7 +9,13 @@ Logs are grouped into templates (``template_id`` when the store mined them, othe
   test is *conditional*: "in traces that log A, B used to follow in c of cases; now it follows in
   fewer/more" — immune to shifts in the request mix. A vanishing statement is judged against the baseline
   window where it was most regular, so an earlier fault inside one baseline window does not hide it.
-  Without trace ids the test compares each template's share of its service's lines.
+  Without trace ids the test compares each template's share of its service's lines. A statement that
+  appears after some anchor is the best of many comparisons, so it is never scored as more surprising
+  than its overall count change says.
+* **Silenced statements** (when the bundle also has span aggregates) — a service still called as often
+  (its server spans) that no longer logs what it logged per call runs a different code path: the fault is
+  inside it. A service that is simply called less (a victim of a fault upstream) goes quiet as a whole
+  and scores nothing here.
 * **Volume** — a service logging much more or less than its share (requests no longer reaching it).
 
 Strengths are Poisson log-likelihood ratios expressed as z-equivalents (sqrt(2·LLR)).
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from triage.rca.bundle import IncidentBundle
+from triage.rca.bundle import BundleManifest, IncidentBundle
 from triage.rca.signals import empty_signals, signals_frame
 from triage.rca.stats import llr_to_z, poisson_llr
 from triage.rca.templates import template_keys
@@ -37,6 +43,7 @@ class LogEvidenceConfig:
     rise_weight: float = 0.5  # appearing non-error statements are noisier than vanishing ones (new values, paths)
     min_trace_coverage: float = 0.5  # use the conditional test when this share of lines carry trace ids
     max_signals_per_service: int = 3
+    min_served_calls: float = 3.0  # a service must serve this many calls in each phase to judge it silenced
 
 
 def log_signals(bundle: IncidentBundle, config: LogEvidenceConfig | None = None) -> pd.DataFrame:
@@ -59,14 +66,23 @@ def log_signals(bundle: IncidentBundle, config: LogEvidenceConfig | None = None)
     keys = frame["template_id"].where(has_id, template_keys(frame["message"]))
     frame = frame.assign(template=keys.astype(str), key=frame["service"] + "\x1f" + keys.astype(str))
 
+    counts = _key_counts(frame)
     rows = _error_bursts(frame) + _volume_shifts(frame)
     traced = frame["trace_id"] != ""
     use_traces = traced[frame["window"] > 0].mean() >= cfg.min_trace_coverage and traced[
         frame["window"] < 0].mean() >= cfg.min_trace_coverage
     if use_traces:
-        rows += _conditional_changes(frame[traced], cfg)
+        patterns = _conditional_changes(frame[traced], counts, cfg)
     else:
-        rows += _share_changes(frame, cfg)
+        patterns = _share_changes(frame, counts["level"], cfg)
+    rows += patterns
+    if bundle.calls is not None and len(bundle.calls):
+        # per call AND within its own traces (or share): a shift in the request mix fools either test alone
+        vanished = {(r["service"], r["name"]): float(r["strength"]) for r in patterns if r.get("vanished")}
+        for row in _silenced_statements(counts, bundle.calls, manifest, cfg):
+            row["strength"] = min(float(row["strength"]), vanished.get((row["service"], row["name"]), 0.0))
+            if row["strength"] > 0:
+                rows.append(row)
     signals = signals_frame(rows)
     if not len(signals):
         return signals
@@ -89,8 +105,8 @@ def _error_bursts(frame: pd.DataFrame) -> list[dict[str, object]]:
             continue
         z = float(llr_to_z(poisson_llr(observed, expected)))
         top = incident[is_error_i & (incident["service"] == service)]["template"].value_counts()
-        rows.append({
-            "service": service, "kind": "errors", "modality": "logs", "name": "error lines",
+        rows.append({  # named after the error statement that makes up most of the burst
+            "service": service, "kind": "errors", "modality": "logs", "name": str(top.index[0]),
             "strength": z,
             "detail": f"{int(observed)} error lines in {service} (expected ~{expected:.1f}); "
                       f"most frequent: `{_short(str(top.index[0]))}`",
@@ -120,7 +136,67 @@ def _volume_shifts(frame: pd.DataFrame) -> list[dict[str, object]]:
     return rows
 
 
-def _conditional_changes(frame: pd.DataFrame, cfg: LogEvidenceConfig) -> list[dict[str, object]]:
+def _incoming_calls(calls: pd.DataFrame, manifest: BundleManifest) -> pd.DataFrame:
+    """Requests each service served, per phase (``base`` / ``incident``), from the span aggregates."""
+    spans = calls[(calls["observer"] == "span") & (calls["caller"] != calls["callee"])]
+    if not len(spans):
+        return pd.DataFrame(columns=["base", "incident"])
+    ts = spans["ts"].to_numpy()
+    in_base = np.zeros(len(spans), dtype=bool)
+    for window in manifest.baseline_windows:
+        in_base |= window.mask(ts)
+    in_incident = manifest.incident_window.mask(ts) & ~in_base
+    count = spans["count"].fillna(1.0).to_numpy()
+    callee = spans["callee"].to_numpy()
+    return pd.DataFrame({
+        "base": pd.Series(np.where(in_base, count, 0.0)).groupby(callee).sum(),
+        "incident": pd.Series(np.where(in_incident, count, 0.0)).groupby(callee).sum(),
+    })
+
+
+def _silenced_statements(
+    counts: pd.DataFrame, calls: pd.DataFrame, manifest: BundleManifest, cfg: LogEvidenceConfig
+) -> list[dict[str, object]]:
+    """Statements a service stopped logging although it is still called as often (traces say so).
+
+    A service that is simply not called any more goes quiet as a whole: a victim of a fault upstream.
+    One that keeps serving requests but no longer logs what it logged per request runs a different code
+    path: the fault is inside it. Expected count = baseline count × (incident calls / baseline calls),
+    corrected by the typical drift of lines per call across services (windows of logs and span buckets
+    need not align).
+    ``counts`` is :func:`_key_counts`.
+    """
+    served = _incoming_calls(calls, manifest)
+    served = served[(served["base"] >= cfg.min_served_calls) & (served["incident"] >= cfg.min_served_calls)]
+    if not len(served):
+        return []
+    lines = counts.groupby("service")[["b", "i"]].sum().reindex(served.index).fillna(0.0)
+    ok = (lines["b"] > 0) & (lines["i"] > 0)
+    if not ok.any():
+        return []
+    # typical change of lines per call across services (robust to the few whose code path changed)
+    drift = float(np.median((lines.loc[ok, "i"] / served.loc[ok, "incident"])
+                            / (lines.loc[ok, "b"] / served.loc[ok, "base"])))
+    table = counts[counts["service"].isin(served.index) & ~counts["level"].isin(ERROR_LEVELS)]
+    ratio = (served["incident"] / served["base"]).reindex(table["service"]).to_numpy() * drift
+    expected = table["b"].to_numpy() * ratio
+    observed = table["i"].to_numpy(dtype=float)
+    llr = np.where(observed < expected, poisson_llr(observed, expected), 0.0)
+    rows = []
+    services, keys = table["service"].to_numpy(), table.index.to_numpy()
+    for j in np.flatnonzero(llr > 0):
+        service, template = str(services[j]), str(keys[j]).split("\x1f", 1)[1]
+        rows.append({
+            "service": service, "kind": "silenced", "modality": "logs", "name": template,
+            "strength": float(llr_to_z(llr[j])),
+            "detail": f"log statement stopped in {service} although it is still called: `{_short(template)}` — "
+                      f"seen {int(observed[j])} times (expected ~{expected[j]:.1f} from its calls)",
+        })
+    return rows
+
+
+def _conditional_changes(frame: pd.DataFrame, counts: pd.DataFrame, cfg: LogEvidenceConfig
+                         ) -> list[dict[str, object]]:
     code, uniques = pd.factorize(frame["key"])
     keys = pd.Index(uniques)
     trace_codes, _ = pd.factorize(frame["trace_id"])
@@ -158,19 +234,27 @@ def _conditional_changes(frame: pd.DataFrame, cfg: LogEvidenceConfig) -> list[di
     np.fill_diagonal(drop, 0.0)
     np.fill_diagonal(rise, 0.0)
     rows: list[dict[str, object]] = []
-    levels = _key_levels(frame)
+    levels = counts["level"]
     # error lines that stop are good news, not a symptom; and error lines are too irregular to anchor on
     error_keys = np.asarray([levels.get(k, "") in ERROR_LEVELS for k in keys])
     drop[:, error_keys] = 0.0
     drop[error_keys, :] = 0.0
     rise[error_keys, :] = 0.0
+    # a statement that appears after some anchor is the best of many comparisons: it may not be more
+    # surprising than its overall count says (a rare line seen a few more times is not a burst)
+    overall = _overall_rise(counts)
     for matrix, vanished in ((drop, True), (rise, False)):
         best_anchor = matrix.argmax(axis=0)
         best = matrix[best_anchor, np.arange(len(keys))]
         for b in np.nonzero(best > 0)[0]:
             a = best_anchor[b]
             is_error = bool(error_keys[b])
-            strength = float(llr_to_z(best[b])) * (1.0 if vanished or is_error else cfg.rise_weight)
+            z = float(llr_to_z(best[b]))
+            if not vanished:
+                z = min(z, float(overall.get(keys[b], 0.0)))
+                if z <= 0:
+                    continue
+            strength = z * (1.0 if vanished or is_error else cfg.rise_weight)
             rows.append(_pattern_row(
                 keys[b], strength, vanished, str(levels.get(keys[b], "")),
                 f"after `{_short(keys[a].split(chr(31))[1])}` in {int(m_a[a])} traces, "
@@ -179,7 +263,15 @@ def _conditional_changes(frame: pd.DataFrame, cfg: LogEvidenceConfig) -> list[di
     return rows
 
 
-def _share_changes(frame: pd.DataFrame, cfg: LogEvidenceConfig) -> list[dict[str, object]]:
+def _overall_rise(counts: pd.DataFrame) -> pd.Series:
+    """Per template key: z of its incident count against its baseline share of all lines (rises only)."""
+    expected = counts["i"].sum() * (counts["b"] + 0.5) / (counts["b"].sum() + 1.0)
+    observed = counts["i"].to_numpy(dtype=float)
+    llr = np.where(observed > expected, poisson_llr(observed, expected.to_numpy()), 0.0)
+    return pd.Series(llr_to_z(llr), index=counts.index)
+
+
+def _share_changes(frame: pd.DataFrame, levels: pd.Series, cfg: LogEvidenceConfig) -> list[dict[str, object]]:
     base, incident = frame[frame["window"] > 0], frame[frame["window"] < 0]
     count_b = base.groupby("key").size()
     count_i = incident.groupby("key").size()
@@ -190,7 +282,6 @@ def _share_changes(frame: pd.DataFrame, cfg: LogEvidenceConfig) -> list[dict[str
     n_templates = table.groupby(service)["b"].transform("size")
     expected = total_i * (table["b"] + 0.5) / (total_b + 0.5 * n_templates)
     llr = poisson_llr(table["i"].to_numpy(), expected.to_numpy())
-    levels = _key_levels(frame)
     rows = []
     for key, observed, exp, value in zip(table.index, table["i"], expected, llr, strict=True):
         if value <= 0 or total_b.get(key, 0) == 0:
@@ -215,17 +306,25 @@ def _pattern_row(key: str, strength: float, vanished: bool, level: str, why: str
         kind, what = "log_pattern", "new or bursting log statement"
     return {
         "service": service, "kind": kind, "modality": "logs", "name": template, "strength": strength,
-        "detail": f"{what} in {service}: `{_short(template)}` — {why}",
+        "detail": f"{what} in {service}: `{_short(template)}` — {why}", "vanished": vanished,
     }
 
 
-def _key_levels(frame: pd.DataFrame) -> pd.Series:
-    """ERROR for a template that ever logged at error level, else its first level."""
-    is_error = frame["level"].isin(ERROR_LEVELS)
-    first = frame.groupby("key")["level"].first()
-    errors = frame[is_error].groupby("key")["level"].first()
-    first.loc[errors.index] = errors
-    return first
+def _key_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per template key: its service, level (ERROR if it ever logged at error level, else its first
+    level) and line counts in the baseline (``b``) and the incident (``i``)."""
+    code, keys = pd.factorize(frame["key"])
+    window = frame["window"].to_numpy()
+    n = len(keys)
+    first = np.unique(code, return_index=True)[1]  # codes number keys in order of first appearance
+    is_error = frame["level"].isin(ERROR_LEVELS).to_numpy()
+    ever_error = np.bincount(code[is_error], minlength=n) > 0
+    return pd.DataFrame({
+        "service": frame["service"].to_numpy()[first],
+        "level": np.where(ever_error, "ERROR", frame["level"].astype(str).to_numpy()[first]),
+        "b": np.bincount(code[window > 0], minlength=n),
+        "i": np.bincount(code[window < 0], minlength=n),
+    }, index=pd.Index(keys, name="key"))
 
 
 def _short(text: str, limit: int = 90) -> str:

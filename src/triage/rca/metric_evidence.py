@@ -9,6 +9,9 @@ metric that is always spiky does not outshout a steady one that broke. Host-leve
 several services (same values in two services) say nothing about which service is at fault and are
 skipped.
 
+A request rate that falls to zero is judged separately and scale-free (``stopped``): a quiet service that
+stops being called is as telling as a busy one, and usually the victim of a caller that changed.
+
 Metric meaning comes from its name, with a small vocabulary that is common across exporters
 (cpu, mem, latency/lat/duration, error/fail, success, workload/qps/lod, net/bytes, io/syscall).
 """
@@ -129,7 +132,45 @@ def metric_signals(bundle: IncidentBundle, config: MetricEvidenceConfig | None =
             "strength": float(z),
             "detail": f"{row.metric} on {where} {_describe(row.center, now)} (robust z {z:.1f})",
         })
+    rows += _stopped_traffic(base, incident, rules)
     return signals_frame(rows)
+
+
+def _stopped_traffic(base: pd.DataFrame, incident: pd.DataFrame, rules: dict[str, MetricRule]
+                     ) -> list[dict[str, object]]:
+    """Services whose request rate fell to zero in the incident although it rarely does in the baseline.
+
+    Scale-free (a quiet service at 0.2 req/s that stops is as telling as a busy one), so it is judged as a
+    binomial rate of zero samples: the incident's share of zeros against the baseline's (smoothed).
+    A service that stops being called is usually a victim: its caller changed what it does.
+    """
+    traffic = [name for name, rule in rules.items() if rule.kind == "traffic"]
+    b = base[base["metric"].isin(traffic)]
+    i = incident[incident["metric"].isin(traffic)]
+    if not len(b) or not len(i):
+        return []
+    zero_b = (b["value"] == 0).groupby(b["series"]).agg(["sum", "size"])
+    zero_i = (i["value"] == 0).groupby(i["series"]).agg(["sum", "size"])
+    keys = b.groupby("series")[["service", "instance", "metric"]].first()
+    table = keys.join(zero_b.add_suffix("_b")).join(zero_i.add_suffix("_i"), how="inner")
+    rows = []
+    for row in table.itertuples():
+        k, n = float(row.sum_i), float(row.size_i)
+        if k < 2 or row.sum_b >= 0.5 * row.size_b:
+            continue  # a service idle half the baseline does not "stop"
+        p0 = (row.sum_b + 0.5) / (row.size_b + 1.0)
+        rate = k / n
+        if rate <= p0:
+            continue
+        llr = k * np.log(rate / p0) + ((n - k) * np.log((1 - rate) / (1 - p0)) if k < n else 0.0)
+        z = float(np.sqrt(2.0 * max(llr, 0.0)))
+        rows.append({
+            "service": row.service, "kind": "stopped", "modality": "metrics", "name": row.metric,
+            "strength": z,
+            "detail": f"{row.service} received no requests in {int(k)} of {int(n)} incident samples of {row.metric} "
+                      f"(baseline: {int(row.sum_b)} of {int(row.size_b)})",
+        })
+    return rows
 
 
 def _series_stats(

@@ -47,6 +47,15 @@ def name_issue(service: str, kind: str | None, signal: pd.Series | None) -> str:
         if "faster" in detail:
             return f"requests cut short in {service} (`{_short(name)}`)"
         return f"{service} stopped making some calls (`{_short(name)}`)"
+    if kind == "silenced":
+        if modality == "traces":
+            return f"code path change in {service}: it no longer makes some calls (`{_short(name)}`)"
+        return f"code path change in {service}: `{_short(name)}` no longer logged although it is still called"
+    if kind == "stopped":
+        return f"{service} stopped receiving requests"
+    if kind == "callee_stopped":
+        callee = str(signal["service"]) if signal is not None and "service" in signal else "a service it calls"
+        return f"code path change in {service}: {callee} no longer receives requests from it"
     if kind == "traffic":
         return f"traffic shift on {service}" + (f" ({name})" if name else "")
     if kind == "caller_wait":

@@ -20,6 +20,8 @@ Kinds say what a signal means for localisation:
 * ``errors``          more errors / lower success rate / error-level log lines
 * ``log_pattern``     its log statements changed: usual ones vanished, new or rare ones appeared
 * ``span_pattern``    its calls changed shape: operations it used to call vanished, or requests end abnormally fast
+* ``silenced``        it is still called as often but stopped logging a statement it used to log per call
+* ``stopped``         it stopped receiving requests (its request rate fell to zero): usually a victim of a caller
 * ``traffic``         its request or log volume moved (up or down)
 """
 
@@ -29,6 +31,7 @@ import pandas as pd
 
 KINDS: tuple[str, ...] = (
     "resource", "io", "latency", "client_latency", "network", "errors", "log_pattern", "span_pattern", "traffic",
+    "silenced", "stopped",
 )
 SIGNAL_COLUMNS: tuple[str, ...] = ("service", "kind", "modality", "name", "strength", "detail")
 

@@ -3,7 +3,7 @@
 From the ``calls`` table (span aggregates or per-edge latency series):
 
 * **Server latency** of each service: its incoming operations (``caller != callee``) got slower, or
-  collapsed (requests ending far faster than usual: an early return or an exception).
+  collapsed (the median request ending far faster than usual: an early return or an exception).
 * **Client latency**: a service's outgoing calls, seen from its side, got slower.
 * **Network gap**: for one edge, the caller's view of a call minus the callee's view of the same call.
   Normally a few milliseconds; a network fault on the callee (or the link) grows it while the callee's
@@ -13,6 +13,9 @@ From the ``calls`` table (span aggregates or per-edge latency series):
   compared with the other edges of the same incident.
 * **Span pattern**: operations that stopped (or started) being called. A span disappears because its
   *parent* stopped calling it, so the change is credited to the parent service.
+* **Calls per request** (``silenced``): a service that serves as many requests as before but sends fewer
+  of some call per request runs a different code path (an early return, an exception before the call);
+  one that is itself called less sends less and scores nothing.
 
 Strengths are z-equivalents: log-ratios over a noise level (``log_noise``), shrunk for small counts.
 """
@@ -65,6 +68,7 @@ def trace_signals(bundle: IncidentBundle, config: TraceEvidenceConfig | None = N
     if len(spans):
         rows += _span_latency(spans, cfg)
         rows += _span_pattern(spans, cfg)
+        rows += _calls_per_request(spans, cfg)
     edges = frame[frame["observer"].isin(["caller", "callee"])]
     pairs = [p for p in (_span_edges(spans) if len(spans) else None,
                          _observer_edges(edges) if len(edges) else None) if p is not None and len(p)]
@@ -110,7 +114,9 @@ def _span_latency(spans: pd.DataFrame, cfg: TraceEvidenceConfig) -> list[dict[st
         shrink = np.minimum(1.0, np.sqrt(np.minimum(stats["calls_base"], stats["calls_incident"]).to_numpy() / 20.0))
         change = np.log(after / before)
         slower = np.maximum(change, 0.0) / noise * shrink
-        cut = (-change / noise * shrink) * ((after / before) <= cfg.collapse_ratio) if kind == "latency" else 0 * change
+        # cut short: the typical (median) request ends far faster, whatever a few slow ones do to the mean
+        typical = np.log(stats["p50_incident"] / stats["p50_base"]).to_numpy()
+        cut = (-typical / noise * shrink) * (np.exp(typical) <= cfg.collapse_ratio) if kind == "latency" else 0 * change
         for i in np.flatnonzero((slower > 0) | (cut > 0)):
             callee, caller, operation = stats.index[i]
             b, a = before[i] * 1e3, after[i] * 1e3
@@ -120,6 +126,7 @@ def _span_latency(spans: pd.DataFrame, cfg: TraceEvidenceConfig) -> list[dict[st
                              "strength": float(slower[i]),
                              "detail": f"`{operation}` on {callee} {side} slowed {a / b:.1f}x ({b:.1f} -> {a:.1f} ms)"})
             if cut[i] > 0:
+                b, a = stats["p50_base"].iloc[i] * 1e3, stats["p50_incident"].iloc[i] * 1e3
                 rows.append({"service": callee, "kind": "span_pattern", "modality": "traces", "name": operation,
                              "strength": float(cut[i]),
                              "detail": f"`{operation}` on {callee} ends {b / a:.0f}x faster than usual "
@@ -156,6 +163,41 @@ def _span_pattern(spans: pd.DataFrame, cfg: TraceEvidenceConfig) -> list[dict[st
             "service": parent_service, "kind": "span_pattern", "modality": "traces", "name": operation,
             "strength": float(llr_to_z(value)) * cfg.pattern_weight,
             "detail": f"{parent_service} made fewer calls to {target} ({int(observed)} vs ~{exp:.0f} expected)",
+        })
+    return rows
+
+
+def _calls_per_request(spans: pd.DataFrame, cfg: TraceEvidenceConfig) -> list[dict[str, object]]:
+    """Requests a service stopped sending although it is still called as often: credited to the sender.
+
+    A service that is itself called less sends less (a victim upstream of it, or the request mix); one that
+    serves as many requests as before but sends fewer of a kind of call per request runs a different code
+    path (an early return, an exception before the call). Expected = baseline count × (incident requests
+    served / baseline requests served).
+    """
+    server = spans[spans["caller"] != spans["callee"]]
+    count = server["count"].fillna(1.0)
+    served = count.groupby([server["callee"], server["phase"]]).sum().unstack("phase")
+    sent = server[server["caller"] != ""]
+    if not len(sent) or not {"base", "incident"} <= set(served.columns):
+        return []
+    table = count[sent.index].groupby([sent["caller"], sent["callee"], sent["operation"], sent["phase"]]).sum()
+    table = table.unstack("phase").reindex(columns=["base", "incident"]).fillna(0.0)
+    callers = table.index.get_level_values(0)
+    requests = served.reindex(callers)
+    usable = ((requests["base"] >= cfg.min_calls) & (requests["incident"] >= cfg.min_calls)).to_numpy()
+    expected = table["base"].to_numpy() * (requests["incident"] / requests["base"]).to_numpy()
+    observed = table["incident"].to_numpy()
+    llr = np.where(usable & (observed < expected), poisson_llr(observed, np.nan_to_num(expected)), 0.0)
+    rows = []
+    for (caller, callee, operation), obs, exp, value in zip(table.index, observed, expected, llr, strict=True):
+        if value <= 0:
+            continue
+        rows.append({
+            "service": caller, "kind": "silenced", "modality": "traces", "name": operation,
+            "strength": float(llr_to_z(value)) * cfg.pattern_weight,
+            "detail": f"{caller} sent fewer `{operation}` calls to {callee} per request it served "
+                      f"({int(obs)} vs ~{exp:.0f} expected): its code path changed",
         })
     return rows
 

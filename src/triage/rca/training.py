@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from triage.rca.bundle import IncidentBundle
-from triage.rca.features import FEATURE_NAMES, EvidenceConfig, evidence_signals, service_features
+from triage.rca.features import FEATURE_NAMES, LEAD_KINDS, EvidenceConfig, evidence_signals, service_features
 from triage.rca.graph import ServiceGraph
 from triage.rca.ranker import RootCauseRanker
 
@@ -39,9 +39,10 @@ def incident_features(bundle: IncidentBundle, config: EvidenceConfig | None = No
 #: being written off.
 COEF_PRIOR: dict[str, float] = {
     "resource": 1.0, "io": 0.2, "latency": 0.5, "client_latency": 0.0, "network": 1.0, "errors": 1.0,
-    "log_pattern": 1.0, "span_pattern": 0.5, "traffic": 0.0,
+    "log_pattern": 1.0, "span_pattern": 0.5, "traffic": 0.0, "silenced": 1.0, "stopped": 0.0,
     "callee_symptoms": 0.0, "unexplained": 0.5, "caller_symptoms": 0.0, "caller_wait": 0.3,
-    **{f"lead_{kind}": 1.0 for kind in ("resource", "network", "errors", "log_pattern", "latency", "span_pattern")},
+    "downstream_silenced": 0.0, "callee_stopped": 0.5,
+    **{f"lead_{kind}": 1.0 for kind in LEAD_KINDS},
 }
 DEFAULT_ALPHA = 3.0
 
