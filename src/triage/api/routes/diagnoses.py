@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
@@ -12,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from triage.access.keys import Permission, role_allows
+from triage.api.middleware import ASGIApp, Message, Receive, Scope, Send
 from triage.api.security import ErrorPoster, IncidentReader, IncidentWriter, actor_name, key_in_headers
 from triage.diagnosis.schemas import Diagnosis, ErrorEvent
 from triage.incidents.schemas import FeedbackRequest
@@ -39,14 +39,7 @@ async def diagnose(request: Request, event: ErrorEvent, key: ErrorPoster) -> Res
     return Response(body, media_type=_JSON)
 
 
-DIAGNOSE_ROUTE = router.routes[-1]
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
+DIAGNOSE_ROUTE = next(r for r in router.routes if getattr(r, "path", None) == "/v1/diagnose")
 _JSON_HEADER = (b"content-type", b"application/json")
 
 
