@@ -228,16 +228,16 @@ def test_an_interrupted_ingest_resumes_exactly_once_with_the_same_templates(
     reference = Settings(home=tmp_path / "reference")
     ingest(reference, [logs], batch_lines=100)
 
-    original = FeatureStore.commit_batch
+    original = FeatureStore.commit_batches
     calls = {"n": 0}
 
-    def crash_on_fourth(self: FeatureStore, batch, *, now) -> None:
+    def crash_on_fourth(self: FeatureStore, batches, *, now) -> None:
         calls["n"] += 1
         if calls["n"] == 4:
             raise KeyboardInterrupt  # the process is stopped in the middle of a run
-        original(self, batch, now=now)
+        original(self, batches, now=now)
 
-    monkeypatch.setattr(FeatureStore, "commit_batch", crash_on_fourth)
+    monkeypatch.setattr(FeatureStore, "commit_batches", crash_on_fourth)
     with pytest.raises(KeyboardInterrupt):
         ingest(settings, [logs], batch_lines=100)
     store = _store(settings)
@@ -245,7 +245,7 @@ def test_an_interrupted_ingest_resumes_exactly_once_with_the_same_templates(
     assert 0 < partial < 700
     assert store.verify() == []
     assert store.ingest_runs().loc[0, "status"] == "interrupted"
-    monkeypatch.setattr(FeatureStore, "commit_batch", original)
+    monkeypatch.setattr(FeatureStore, "commit_batches", original)
 
     resumed = ingest(settings, [logs], batch_lines=100)
     assert resumed.lines + store.ingest_runs().loc[0, "lines"] == 700
@@ -304,3 +304,68 @@ def test_templates_merged_by_the_parser_are_updated_even_without_events_in_the_b
     assert row["version"] == 2 and row["count"] == 1 and survivor["count"] == 3
     assert list(store.template_versions(loser)["version"]) == [1, 2]
     assert store.verify() == []
+
+
+def test_a_grown_copy_read_in_the_same_run_adds_only_its_new_lines(
+    settings: Settings, tmp_path: Path
+) -> None:
+    lines = _lines(HDFS)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_bytes(b"".join(lines[:200]))
+    (logs / "b.log").write_bytes(b"".join(lines))  # a.log's bytes and 100 more lines
+    # a.log's batches may still be on their way to the store when b.log is opened
+    report = ingest(settings, [logs], batch_lines=50)
+    assert report.lines == 300 and report.sources == 2
+    store = _store(settings)
+    assert len(store.sources()) == 1 and store.counts()["events"] == 300
+    assert store.verify() == []
+
+
+def test_waiting_batches_are_committed_together_and_exactly_once(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the parser is ahead of the store, queued batches share one transaction; the result is the same
+    as one batch per transaction, and a kill during a shared commit loses nothing and duplicates nothing."""
+    import threading
+
+    logs = tmp_path / "logs"
+    shutil.copytree(FIXTURES, logs)
+    reference = Settings(home=tmp_path / "reference")
+    ingest(reference, [logs], batch_lines=50)
+
+    original = FeatureStore.commit_batches
+    sizes: list[int] = []
+    queued = threading.Event()
+
+    def slow_first(self: FeatureStore, batches, *, now) -> None:
+        if not sizes:
+            queued.wait(5)  # hold the first commit until the parser has queued the next batches
+        sizes.append(len(batches))
+        if sum(sizes) > 6:
+            raise KeyboardInterrupt  # stopped during a commit (after some shared ones)
+        original(self, batches, now=now)
+
+    real_put = ingest_job.queue.Queue.put
+
+    def put(self, item, *args, **kwargs) -> None:
+        real_put(self, item, *args, **kwargs)
+        if self.full():
+            queued.set()
+
+    monkeypatch.setattr(ingest_job.queue.Queue, "put", put)
+    monkeypatch.setattr(FeatureStore, "commit_batches", slow_first)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(settings, [logs], batch_lines=50)
+    assert max(sizes) == ingest_job.GROUP_COMMIT_BATCHES  # batches were committed together
+    store = _store(settings)
+    assert 0 < store.counts()["events"] < 700
+    assert store.verify() == []
+
+    monkeypatch.setattr(FeatureStore, "commit_batches", original)
+    ingest(settings, [logs], batch_lines=50)
+    assert store.verify() == []
+    assert _rows(store) == _rows(FeatureStore(reference))  # same events, same template ids
+    assert store.templates().to_dict("records") == FeatureStore(reference).templates().to_dict("records")
+    runs = store.ingest_runs()
+    assert runs["lines"].sum() == 700

@@ -223,3 +223,31 @@ def test_a_store_made_by_an_older_version_is_upgraded_in_place(settings: Setting
     assert [m.version for m in s.migrate()] == [m.version for m in migrations() if m.version > 1]
     runs = s.ingest_runs()
     assert runs.loc[0, "run_id"] == "old" and runs.loc[0, "commits"] == 0
+
+
+def test_batches_committed_together_are_all_or_nothing(store: FeatureStore) -> None:
+    other = SourceState("s2", "other.log", '{"preset":"plain"}', 2024, None, 100, "h2", 0, 0, None)
+    store.commit_batches(
+        [
+            _batch(SOURCE, [1, 2], start=0, end=20, new=True),
+            _batch(SOURCE, [3, 4], start=20, end=40, new=False),  # continues the batch before it
+            _batch(other, [1], start=0, end=10, new=True, template="T2"),
+        ],
+        now=NOW,
+    )
+    assert store.counts()["events"] == 5
+    counts = store.templates().set_index("template_id")["count"].to_dict()
+    assert counts == {"T1": 4, "T2": 1}  # T1 updated by two batches in one transaction
+    committed = store.sources().set_index("source_id")["bytes_committed"].to_dict()
+    assert committed == {"s1": 40, "s2": 10}
+    with pytest.raises(StorageError, match="expected to continue from byte 30"):
+        store.commit_batches(
+            [
+                _batch(SOURCE, [5], start=40, end=50, new=False),
+                _batch(other, [2], start=30, end=40, new=False, template="T2"),  # a gap: all is refused
+            ],
+            now=NOW,
+        )
+    assert store.counts()["events"] == 5
+    assert store.sources().set_index("source_id")["bytes_committed"].to_dict() == committed
+    assert store.verify() == []

@@ -209,3 +209,56 @@ def test_memory_stays_bounded_on_a_large_stream() -> None:
 def test_text_streams_are_a_programming_error() -> None:
     with pytest.raises(TypeError, match="binary stream"):
         open_stream(io.StringIO("a\n"), "plain")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*sorted(LOGHUB.glob("*.log")), *sorted(HANDWRITTEN.iterdir()), MESSY],
+    ids=lambda p: p.name,
+)
+def test_rows_carry_exactly_the_records_values(path: Path) -> None:
+    """Row mode (what the ingest job reads) yields, item for item, the values of the LogRecords."""
+    from triage.ingest.schemas import ROW_FIELDS
+
+    with open_log(path, default_year=2020) as reader:
+        items = list(reader)
+    with open_log(path, default_year=2020, rows=True) as reader:
+        rows = list(reader)
+    assert len(rows) == len(items)
+    for item, row in zip(items, rows, strict=True):
+        if isinstance(item, LogRecord):
+            assert type(row) is tuple
+            assert row == tuple(getattr(item, name) for name in ROW_FIELDS)
+        else:
+            assert row == item  # quarantined lines come as they are
+
+
+def test_header_fields_by_position_equal_fields_by_name() -> None:
+    """The reader reads header fields by regex group position; the by-name builder (RecordBuilder.build
+    over ``match``'s dict) gives the same records, for every preset with a header regex."""
+    from triage.ingest import PRESETS, compile_format
+    from triage.ingest.formats import LogFormat
+
+    lines = [
+        line
+        for path in [*sorted(LOGHUB.glob("*.log")), *sorted(HANDWRITTEN.iterdir())]
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+    ]
+    compared = 0
+    for name in PRESETS:
+        fmt = compile_format(FormatSpec(preset=name))
+        if not isinstance(fmt.matcher, LogFormat):
+            continue
+        by_name = fmt.builder(service=None, default_year=2020).build
+        groups_builder = fmt.builder(service=None, default_year=2020)
+        by_position = groups_builder.from_groups(fmt.matcher.regex.groupindex, "s")
+        for n, line in enumerate(lines, 1):
+            match = fmt.matcher.regex.fullmatch(line)
+            if match is None:
+                continue
+            fields = fmt.match(line)
+            assert fields is not None
+            content = fields.pop("Content")
+            assert by_position(match.groups(""), content, n, 1, 0) == by_name(fields, content, "s", n, 1, 0)
+            compared += 1
+    assert compared > 1000

@@ -215,3 +215,48 @@ def test_user_rules_file_extends_redaction_and_masking(tmp_path: Path) -> None:
     again = TemplateParser.load_state(tmp_path / "state.json")
     assert again.rules.fingerprint() == parser.rules.fingerprint()
     assert again.redact("MBR654321") == "<MEMBER>"
+
+
+@pytest.mark.parametrize("max_clusters", [None, 40])
+def test_parse_columns_equals_parse_batch(max_clusters: int | None) -> None:
+    """The ingest job's columnar entry point has exactly the effect of parse_batch: same ids, params and
+    redacted contents, and the same parser state afterwards (cluster sizes counted per batch included)."""
+    from datetime import timedelta
+
+    base = datetime(2024, 5, 1)
+    repeated = [
+        LogRecord(r.source, i, r.content, timestamp=base + timedelta(seconds=i % 97) if i % 5 else None)
+        for i, r in enumerate(ALL + ALL[::3] + ALL, 1)
+    ]
+    config = ParserConfig(miner={"max_clusters": max_clusters})
+    by_records, by_columns = TemplateParser(config), TemplateParser(config)
+    for start in range(0, len(repeated), 250):
+        chunk = repeated[start : start + 250]
+        events = by_records.parse_batch(chunk)
+        ids, params, contents = by_columns.parse_columns(
+            [r.content for r in chunk], [r.timestamp for r in chunk]
+        )
+        assert ids == [e.template_id for e in events]
+        assert params == [e.params for e in events]
+        assert contents == [e.content for e in events]
+        assert by_columns.to_state()["miner"] == by_records.to_state()["miner"]  # cluster sizes too
+    state_a, state_b = by_records.to_state(), by_columns.to_state()
+    for state in (state_a, state_b):
+        for template in state["templates"]:
+            for version in template["versions"]:
+                version["observed_at"] = None  # wall-clock time of parsing
+    assert state_a == state_b
+
+
+def test_state_is_rebuilt_as_templates_gain_versions() -> None:
+    parser = TemplateParser()
+    parser.parse(LogRecord("s", 1, "the disk sd-a failed on rack one"))
+    first = parser.to_state()["templates"][0]["versions"]
+    first[0]["text"] = "changed by the caller"  # the returned state is the caller's to change
+    parser.parse(LogRecord("s", 2, "the disk sd-b failed on rack one"))
+    versions = parser.to_state()["templates"][0]["versions"]
+    assert [v["text"] for v in versions] == [
+        "the disk sd-a failed on rack one",
+        "the disk <*> failed on rack one",
+    ]
+    assert [v["version"] for v in versions] == [1, 2]

@@ -8,14 +8,19 @@ Exactly once, whatever happens to the process:
   file whose committed part changed is a new source.
 * Lines are read, parsed and written in batches. One transaction per batch holds the batch's events,
   quarantined lines, template updates, the source's new offset and the parser state that produced those
-  events (:meth:`FeatureStore.commit_batch`). A kill at any moment leaves the store at the end of some
-  batch together with the matching parser state, so running the same command again resumes there: no
-  line lost, none twice, template ids as if the run had not stopped.
-* One ingest at a time per home (an exclusive lock file). A batch commit is one short write session, so
+  events (:meth:`FeatureStore.commit_batches`; when the parser is ahead of the store, two waiting
+  batches share one transaction). A kill at any moment leaves the store at the end of some batch
+  together with the matching parser state, so running the same command again resumes there: no line
+  lost, none twice, template ids as if the run had not stopped.
+* One ingest at a time per home (an exclusive lock file). A commit is one short write session, so
   readers (scorer, CLI, notebooks) are only ever kept waiting for one commit. Its cost is mostly fixed
   (open, commit, checkpoint, close), so batches are large (``Settings.ingest_batch_lines``, 25,000
-  lines): smaller ones would not hold the lock much less, only more often. Each run records how many
+  lines) and batches that are already waiting are committed together (at most GROUP_COMMIT_BATCHES):
+  smaller sessions would not hold the lock much less, only more often. Each run records how many
   commits it made and how long they took (``ingest_runs.commits / commit_seconds / max_commit_seconds``).
+* The reader hands records over as plain row tuples and the parser returns columns
+  (``TemplateParser.parse_columns``), so no per-record object is built between the file and the Arrow
+  batch.
 
 Counting: ``lines`` is every physical line read, and each line lands in exactly one place, so
 ``events + merged + quarantined == lines`` (``merged``: continuation lines joined into the record above).
@@ -38,7 +43,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from operator import attrgetter
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -51,8 +56,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from triage.ingest.presets import FormatSpec
-    from triage.ingest.schemas import LogRecord, QuarantinedLine
-    from triage.parsing import ParsedEvent, TemplateParser
+    from triage.ingest.schemas import QuarantinedLine, Row
+    from triage.parsing import TemplateParser
 
 #: Bytes of a file's head hashed into its source id.
 HEAD_BYTES = 4096
@@ -60,6 +65,10 @@ HEAD_BYTES = 4096
 CHECK_BYTES = 4096
 #: A batch closes at ``Settings.ingest_batch_lines`` physical lines or after BATCH_SECONDS of reading.
 BATCH_SECONDS = 2.0
+#: At most this many waiting batches are committed in one transaction (see ``_Committer``).
+GROUP_COMMIT_BATCHES = 2
+#: Parsed batches waiting for the commit thread (bounds memory: each is at most one batch's lines).
+QUEUED_BATCHES = 2
 #: How long a second ingest into the same home waits for the first before giving up.
 INGEST_LOCK_TIMEOUT = 10.0
 #: Names a directory walk picks up (files named on the command line are always read).
@@ -207,22 +216,36 @@ def check_sha(handle: IO[bytes], offset: int) -> str:
     return _sha(_read_at(handle, start, offset - start))
 
 
-def find_source(store: FeatureStore, handle: IO[bytes], size: int) -> SourceState | None:
-    """The known source whose committed bytes this file starts with, if any (longest head first)."""
+def find_source(
+    store: FeatureStore, handle: IO[bytes], size: int, *, seen: list[SourceState] | None = None
+) -> SourceState | None:
+    """The known source whose committed bytes this file starts with, if any (longest head first).
+    ``seen`` (optional) receives every source whose head matches this file's, for :func:`new_source_id`."""
 
     def head_sha(n: int) -> str | None:
         return _sha(_read_at(handle, 0, n)) if n <= size else None
 
-    for candidate in store.sources_with_head(head_sha):
+    candidates = store.sources_with_head(head_sha)
+    if seen is not None:
+        seen.extend(candidates)
+    for candidate in candidates:
         committed = candidate.bytes_committed
         if committed <= size and (committed == 0 or check_sha(handle, committed) == candidate.check_sha):
             return candidate
     return None
 
 
-def new_source_id(store: FeatureStore, handle: IO[bytes], head_sha: str) -> str:
-    """The head's sha256 shortened; if that id is taken (same head, other content), one from the whole file."""
+def new_source_id(
+    store: FeatureStore, handle: IO[bytes], head_sha: str, *, same_head: Sequence[SourceState] | None = None
+) -> str:
+    """The head's sha256 shortened; if that id is taken (same head, other content), one from the whole file.
+
+    ``same_head``: the sources :func:`find_source` found with this file's head, when it was just asked
+    (a source whose id is this head's sha256 has this head, so when none of them does, the id is free
+    without asking the store again)."""
     source_id = head_sha[:32]
+    if same_head is not None and all(s.source_id != source_id for s in same_head):
+        return source_id
     if store.source(source_id) is None:
         return source_id
     digest = hashlib.sha256()
@@ -274,6 +297,15 @@ def _stored_format(text: str | None) -> FormatSpec | None:
         return None
 
 
+def _columns(rows: list[Row]) -> list[list[Any]]:
+    """Row tuples -> one list per ``ROW_FIELDS`` column (``end_offset``, not needed, is left empty).
+    One ``map(itemgetter(i))`` per column: cheaper than transposing with ``zip(*rows)``."""
+    from triage.ingest.schemas import ROW_FIELDS
+
+    wanted = len(ROW_FIELDS) - 1
+    return [list(map(itemgetter(i), rows)) for i in range(wanted)] + [[]]
+
+
 def _state_bytes(parser: TemplateParser) -> bytes:
     return json.dumps(parser.to_state(), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -315,7 +347,7 @@ def ingest(
         raise InvalidInput("- was given but there is no standard input")
     with _maybe_copy_stdin(paths, stdin, settings.interim_dir) as stdin_file:
         inputs = resolve_inputs(paths, stdin_file=stdin_file)
-        store = FeatureStore(settings)
+        store = FeatureStore(settings, threads=1)
         store.migrate()
         with ingest_lock(settings):
             advance = progress(len(inputs), sum(i.size for i in inputs)) if progress else None
@@ -339,7 +371,7 @@ def _maybe_copy_stdin(
 class _Batch:
     """The items of one batch, and where it ends."""
 
-    records: list[LogRecord]
+    records: list[Row]  # the reader's row tuples (``triage.ingest.schemas.ROW_FIELDS``)
     quarantined: list[QuarantinedLine]
     start_offset: int
     end_offset: int
@@ -351,33 +383,44 @@ class _Batch:
 class _Committer:
     """Commits batches on a background thread, in order, while the next batch is read and parsed.
 
-    DuckDB releases the GIL while it writes, so the commit overlaps parsing on a second core. The queue
-    holds one batch, which bounds memory; an error in a commit is raised in the caller at its next call.
+    DuckDB releases the GIL while it writes, so the commit overlaps parsing on a second core. When the
+    parser is ahead (batches are waiting), up to GROUP_COMMIT_BATCHES of them are committed in one
+    transaction: DuckDB's fixed cost per write session (open, checkpoint, close) is paid once, so the
+    store is locked for less time in total. The queue holds QUEUED_BATCHES, which bounds memory; an error
+    in a commit is raised in the caller at its next call.
     """
 
-    def __init__(self, store: FeatureStore, on_committed: Callable[[IngestBatch, float], None]) -> None:
+    def __init__(self, store: FeatureStore, on_committed: Callable[[list[IngestBatch], float], None]) -> None:
         self._store = store
         self._on_committed = on_committed
-        self._queue: queue.Queue[IngestBatch | None] = queue.Queue(maxsize=1)
+        self._queue: queue.Queue[IngestBatch | None] = queue.Queue(maxsize=QUEUED_BATCHES)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="triage-ingest-commit", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
         while True:
-            batch = self._queue.get()
+            group = [self._queue.get()]
+            stop = group[0] is None
+            while not stop and len(group) < GROUP_COMMIT_BATCHES:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+                stop = group[-1] is None
+            batches = [b for b in group if b is not None]
             try:
-                if batch is None:
-                    return
-                if self._error is not None:
-                    continue  # drain: nothing after a failed batch may be committed
-                started = time.perf_counter()
-                self._store.commit_batch(batch, now=_now())
-                self._on_committed(batch, time.perf_counter() - started)
+                if batches and self._error is None:  # after a failed commit nothing more may be committed
+                    started = time.perf_counter()
+                    self._store.commit_batches(batches, now=_now())
+                    self._on_committed(batches, time.perf_counter() - started)
             except BaseException as exc:
                 self._error = exc
             finally:
-                self._queue.task_done()
+                for _ in group:
+                    self._queue.task_done()
+            if stop:
+                return
 
     def submit(self, batch: IngestBatch) -> None:
         self._raise()
@@ -429,6 +472,8 @@ class _IngestRun:
         self._templates_before: set[str] = set()
         self.committed_versions: dict[str, int] = {}
         self._clean: dict[str, str] = {}  # header value -> redacted value (few distinct values)
+        # (head_len, head_sha) of the sources with batches submitted since the committer was last waited for
+        self._in_flight: set[tuple[int, str]] = set()
         self.commits = (0, 0.0, 0.0)  # count, total seconds, longest
 
     def run(self, inputs: list[IngestInput], paths: list[str]) -> IngestReport:
@@ -496,6 +541,20 @@ class _IngestRun:
         return self._parser
 
     # --- one file ---
+    def _may_be_in_flight(self, handle: IO[bytes], size: int) -> bool:
+        """Could batches of this file's source still be on their way to the store? Only a source with this
+        file's head can be this file's (or take its id), so the store needs to be up to date only then."""
+        if len(self._in_flight) > 64:  # keeps the check cheap when many small files are ingested
+            return True
+        heads: dict[int, str] = {}
+        for head_len, head_sha in self._in_flight:
+            if head_len <= size:
+                if head_len not in heads:
+                    heads[head_len] = _sha(_read_at(handle, 0, head_len))
+                if heads[head_len] == head_sha:
+                    return True
+        return False
+
     def _ingest_file(self, item: IngestInput) -> None:
         from triage.ingest.readers import open_log, sniff_format
 
@@ -503,16 +562,19 @@ class _IngestRun:
         if size == 0:
             self.unchanged += 1
             return
-        self.committer.wait()  # the same bytes may have been read under another name just before
         with open(item.path, "rb") as handle:
-            source = find_source(self.store, handle, size)
+            if self._may_be_in_flight(handle, size):  # the same bytes, read under another name just before
+                self.committer.wait()
+                self._in_flight.clear()
+            same_head: list[SourceState] = []
+            source = find_source(self.store, handle, size, seen=same_head)
             new = source is None
             if source is None:
                 head_len = min(size, HEAD_BYTES)
                 head_sha = _sha(_read_at(handle, 0, head_len))
                 spec = self.spec or sniff_format(item.path)
                 source = SourceState(
-                    source_id=new_source_id(self.store, handle, head_sha),
+                    source_id=new_source_id(self.store, handle, head_sha, same_head=same_head),
                     path=item.label,
                     format=spec.model_dump_json(exclude_none=True),
                     default_year=datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, UTC).year,
@@ -542,34 +604,33 @@ class _IngestRun:
                 default_year=source.default_year,
                 start_offset=start,
                 start_line=line + 1,
+                rows=True,
             ) as reader:
                 self._read_batches(reader, source, item.label, spec, handle, new=new)
 
     def _read_batches(
-        self, items: Iterable[LogRecord | QuarantinedLine], source: SourceState, label: str, spec: FormatSpec,
+        self, items: Iterable[Row | QuarantinedLine], source: SourceState, label: str, spec: FormatSpec,
         handle: IO[bytes], *, new: bool,
     ) -> None:  # fmt: skip
-        from triage.ingest.schemas import QuarantinedLine
-
         format_json = spec.model_dump_json(exclude_none=True)
         fallback_service = default_service(label)
         offset, line = source.bytes_committed, source.lines_committed
-        records: list[LogRecord] = []
+        records: list[Row] = []
         quarantined: list[QuarantinedLine] = []
         start_offset, lines, merged = offset, 0, 0
         deadline = time.monotonic() + BATCH_SECONDS
         for items_seen, item in enumerate(items, 1):
-            if item.line_no != line + 1:  # the reader's contract; checked because a gap would lose lines
-                raise IntegrityError(f"{label}: the reader went from line {line} to {item.line_no}; stopping")
-            n = item.n_lines
-            if type(item) is QuarantinedLine:
-                quarantined.append(item)
-            else:
+            if type(item) is tuple:  # a record's row: (line_no, content, ..., n_lines, end_offset)
+                line_no, n, offset = item[0], item[7], item[8]
                 records.append(item)
                 merged += n - 1
+            else:
+                line_no, n, offset = item.line_no, item.n_lines, item.end_offset  # type: ignore[union-attr]
+                quarantined.append(item)  # type: ignore[arg-type]
+            if line_no != line + 1:  # the reader's contract; checked because a gap would lose lines
+                raise IntegrityError(f"{label}: the reader went from line {line} to {line_no}; stopping")
             lines += n
             line += n
-            offset = item.end_offset
             if lines >= self.batch_lines or (not items_seen & 1023 and time.monotonic() >= deadline):
                 batch = _Batch(records, quarantined, start_offset, offset, line, lines, merged)
                 self._commit(batch, source, label, format_json, fallback_service, handle, new=new)
@@ -585,13 +646,16 @@ class _IngestRun:
         self, batch: _Batch, source: SourceState, label: str, format_json: str, fallback_service: str | None,
         handle: IO[bytes], *, new: bool,
     ) -> None:  # fmt: skip
-        parsed = self.parser.parse_batch(batch.records)
+        columns = _columns(batch.records)
+        template_ids, params, contents = self.parser.parse_columns(columns[1], columns[2])
         now = _now()
-        events = self._events_table(parsed, source.source_id, label, fallback_service, now)
-        templates, versions = self._template_tables(parsed, now)
+        events = self._events_table(columns, template_ids, params, contents, source.source_id, label,
+                                    fallback_service, now)  # fmt: skip
+        templates, versions = self._template_tables(template_ids, now)
         quarantine = self._quarantine_table(batch.quarantined, source.source_id, label, now)
         state = _state_bytes(self.parser)
-        counts = RunCounts(batch.lines, len(parsed), batch.merged, len(batch.quarantined))
+        counts = RunCounts(batch.lines, len(template_ids), batch.merged, len(batch.quarantined))
+        self._in_flight.add((source.head_len, source.head_sha))
         self.committer.submit(
             IngestBatch(
                 run_id=self.run_id,
@@ -613,13 +677,14 @@ class _IngestRun:
             )
         )
 
-    def _committed(self, batch: IngestBatch, seconds: float) -> None:
-        """Runs on the commit thread after each commit."""
-        self.totals = self.totals + batch.counts
+    def _committed(self, batches: list[IngestBatch], seconds: float) -> None:
+        """Runs on the commit thread after each commit (one write session, one or more batches)."""
+        for batch in batches:
+            self.totals = self.totals + batch.counts
         count, total, longest = self.commits
         self.commits = (count + 1, total + seconds, max(longest, seconds))
         if self.advance:
-            self.advance(batch.end_offset - batch.start_offset)
+            self.advance(sum(b.end_offset - b.start_offset for b in batches))
 
     def _redacted(self, value: str | None) -> str | None:
         """A header value (path, host, component, ...) redacted like message text, cached (few distinct values)."""
@@ -632,7 +697,7 @@ class _IngestRun:
             clean = self._clean[value] = self.parser.redact(value)
         return clean
 
-    def _redacted_column(self, values: list[str | None], fill: str | None = None) -> pa.Array:
+    def _redacted_column(self, values: Sequence[str | None], fill: str | None = None) -> pa.Array:
         """A string column with every distinct value redacted once (dictionary-encoded on the way)."""
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -649,45 +714,46 @@ class _IngestRun:
 
     def _events_table(
         self,
-        parsed: list[ParsedEvent],
+        columns: list[list[Any]],
+        template_ids: list[str],
+        params: list[tuple[str, ...]],
+        contents: list[str],
         source_id: str,
         label: str,
         fallback_service: str | None,
         now: datetime,
     ) -> pa.Table:
+        """The events of a batch: the reader's row columns (``ROW_FIELDS`` order) and the parser's output."""
         import pyarrow as pa
 
-        n = len(parsed)
+        line_nos, _, timestamps, levels, components, hosts, services, n_lines, _ = columns
+        n = len(template_ids)
         string = pa.string()
-
-        def column(name: str) -> list[Any]:
-            return list(map(attrgetter(name), parsed))
-
         return pa.table(
             {
                 "source_id": pa.array([source_id] * n, string),
                 "source": pa.array([self._redacted(label)] * n, string),
-                "line_no": pa.array(column("line_no"), pa.int64()),
-                "ts": pa.array(column("timestamp"), pa.timestamp("us")),
-                "service": self._redacted_column(column("service"), fallback_service),
-                "component": self._redacted_column(column("component")),
-                "host": self._redacted_column(column("host")),
-                "level": pa.array(column("level"), string),
-                "template_id": pa.array(column("template_id"), string),
-                "params": pa.array(column("params"), pa.list_(string)),
-                "content": pa.array(column("content"), string),
-                "n_lines": pa.array(column("n_lines"), pa.int32()),
+                "line_no": pa.array(line_nos, pa.int64()),
+                "ts": pa.array(timestamps, pa.timestamp("us")),
+                "service": self._redacted_column(services, fallback_service),
+                "component": self._redacted_column(components),
+                "host": self._redacted_column(hosts),
+                "level": pa.array(levels, string),
+                "template_id": pa.array(template_ids, string),
+                "params": pa.array(params, pa.list_(string)),
+                "content": pa.array(contents, string),
+                "n_lines": pa.array(n_lines, pa.int32()),
                 "run_id": pa.array([self.run_id] * n, string),
                 "ingested_at": pa.array([now] * n, pa.timestamp("us")),
             }
         )
 
-    def _template_tables(self, parsed: list[ParsedEvent], now: datetime) -> tuple[pa.Table, pa.Table]:
+    def _template_tables(self, template_ids: list[str], now: datetime) -> tuple[pa.Table, pa.Table]:
         """Every template in the batch or changed by it (a merge changes templates that have no event in
         the batch), with its current text; and the versions the store has not seen yet."""
         import pyarrow as pa
 
-        in_batch = set(map(attrgetter("template_id"), parsed))
+        in_batch = set(template_ids)
         self.template_ids.update(in_batch)
         rows: list[Any] = []
         new_versions: list[Any] = []

@@ -29,9 +29,10 @@ Tables written by ingest (see ``sql/001_ingest.sql``):
   sha256 of the original bytes and the reason.
 - ``ingest_runs`` and ``ingest_sources``: what was read, when, and how far each file is committed.
 
-Writing events is the ingest job's business (:meth:`commit_batch`): one transaction per batch holds the
-batch's events, quarantine, template updates, the source's committed offset and the miner-state checksum,
-so a killed ingest resumes exactly where its last commit ended.
+Writing events is the ingest job's business (:meth:`commit_batch`, :meth:`commit_batches`): one
+transaction per batch (or per run of consecutive batches) holds the batches' events, quarantine, template
+updates, the sources' committed offsets and the miner state, so a killed ingest resumes exactly where its
+last commit ended.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from triage.errors import InvalidInput, NotFound
 from triage.settings import Settings
-from triage.storage.database import Database, Migration, StorageError, load_migrations
+from triage.storage.database import Database, Migration, Session, StorageError, load_migrations
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -141,9 +142,11 @@ class IngestBatch:
 class FeatureStore:
     """Typed access to the store file of one home folder. Cheap to construct: it opens nothing."""
 
-    def __init__(self, settings: Settings, *, lock_timeout: float = 120.0) -> None:
+    def __init__(self, settings: Settings, *, lock_timeout: float = 120.0, threads: int = 2) -> None:
+        """``threads``: DuckDB's worker threads per session (ingest commits use 1: its batch inserts gain
+        nothing from a second thread that would compete with the parser for the other core)."""
         self.settings = settings
-        self.db = Database(settings.store_path, lock_timeout=lock_timeout)
+        self.db = Database(settings.store_path, lock_timeout=lock_timeout, threads=threads)
 
     @property
     def path(self) -> Path:
@@ -442,72 +445,88 @@ class FeatureStore:
     def commit_batch(self, batch: IngestBatch, *, now: datetime) -> None:
         """Commit one batch atomically, after checking that nobody else advanced the source meanwhile.
         The first batch of a new source (``batch.new_source``) registers it in the same transaction."""
+        self.commit_batches([batch], now=now)
+
+    def commit_batches(self, batches: Sequence[IngestBatch], *, now: datetime) -> None:
+        """Commit consecutive batches (in order, of one source or several) in one transaction: all or
+        none. Each is checked and written as by :meth:`commit_batch`; the parser state stored is the last
+        batch's (it produced all of them). One write session for several batches costs less than one each
+        (DuckDB's open, checkpoint and close are paid once)."""
+        if not batches:
+            return
         with self.db.write() as s:
-            committed = s.fetchone(
-                "SELECT bytes_committed, lines_committed FROM ingest_sources WHERE source_id = ?",
-                [batch.source_id],
-            )
-            if committed is None and batch.new_source is not None:
-                src = batch.new_source
-                s.execute(
-                    f"INSERT INTO ingest_sources ({SOURCE_COLUMNS}, first_ingested_at, last_ingested_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, NULL, ?, ?)",
-                    [src.source_id, src.path, src.format, src.default_year, src.service, src.head_len,
-                     src.head_sha, now, now],
-                )  # fmt: skip
-                committed = (0, 0)
-            if committed is None:
-                raise StorageError(f"unknown source {batch.source_id}")
-            if committed[0] != batch.start_offset:
-                raise StorageError(
-                    f"{batch.path}: expected to continue from byte {batch.start_offset}, but the store has"
-                    f" {committed[0]} committed (was it ingested concurrently?)"
-                )
-            s.append_arrow("events", batch.events)
-            s.append_arrow("quarantine", batch.quarantine)
-            if batch.templates.num_rows:
-                with (
-                    s.registered("_batch_events", batch.events),
-                    s.registered("_batch_templates", batch.templates),
-                ):
-                    s.execute(
-                        "INSERT INTO templates (template_id, text, version, merged_into, count, first_seen, last_seen)"
-                        " SELECT t.template_id, t.text, t.version, t.merged_into, coalesce(e.n, 0), e.first_seen,"
-                        " e.last_seen FROM _batch_templates t LEFT JOIN (SELECT template_id, count(*) AS n,"
-                        " min(ts) AS first_seen, max(ts) AS last_seen FROM _batch_events GROUP BY template_id) e"
-                        " USING (template_id)"
-                        " ON CONFLICT (template_id) DO UPDATE SET text = excluded.text, version = excluded.version,"
-                        " merged_into = excluded.merged_into, count = templates.count + excluded.count,"
-                        " first_seen = least(templates.first_seen, excluded.first_seen),"
-                        " last_seen = greatest(templates.last_seen, excluded.last_seen)"
-                    )
-            s.append_arrow("template_versions", batch.versions)
-            c = batch.counts
-            s.execute(
-                "UPDATE ingest_sources SET bytes_committed = ?, lines_committed = ?, check_sha = ?, path = ?,"
-                " format = coalesce(?, format), last_ingested_at = ?, last_run_id = ? WHERE source_id = ?",
-                [
-                    batch.end_offset,
-                    batch.end_line,
-                    batch.check_sha,
-                    batch.path,
-                    batch.format,
-                    now,
-                    batch.run_id,
-                    batch.source_id,
-                ],
-            )
-            s.execute(
-                "UPDATE ingest_runs SET lines = lines + ?, events = events + ?, merged = merged + ?,"
-                " quarantined = quarantined + ? WHERE run_id = ?",
-                [c.lines, c.events, c.merged, c.quarantined, batch.run_id],
-            )
+            for batch in batches:
+                self._write_batch(s, batch, now=now)
+            last = batches[-1]
             s.execute(
                 "INSERT INTO miner_state (id, sha256, state, run_id, updated_at) VALUES (1, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET sha256 = excluded.sha256, state = excluded.state,"
                 " run_id = excluded.run_id, updated_at = excluded.updated_at",
-                [batch.miner_state_sha, batch.miner_state, batch.run_id, now],
+                [last.miner_state_sha, last.miner_state, last.run_id, now],
             )
+
+    @staticmethod
+    def _write_batch(s: Session, batch: IngestBatch, *, now: datetime) -> None:
+        """One batch's rows and offsets, inside the caller's transaction (the parser state is the caller's)."""
+        committed = s.fetchone(
+            "SELECT bytes_committed, lines_committed FROM ingest_sources WHERE source_id = ?",
+            [batch.source_id],
+        )
+        if committed is None and batch.new_source is not None:
+            src = batch.new_source
+            s.execute(
+                f"INSERT INTO ingest_sources ({SOURCE_COLUMNS}, first_ingested_at, last_ingested_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, NULL, ?, ?)",
+                [src.source_id, src.path, src.format, src.default_year, src.service, src.head_len,
+                 src.head_sha, now, now],
+            )  # fmt: skip
+            committed = (0, 0)
+        if committed is None:
+            raise StorageError(f"unknown source {batch.source_id}")
+        if committed[0] != batch.start_offset:
+            raise StorageError(
+                f"{batch.path}: expected to continue from byte {batch.start_offset}, but the store has"
+                f" {committed[0]} committed (was it ingested concurrently?)"
+            )
+        s.append_arrow("events", batch.events)
+        s.append_arrow("quarantine", batch.quarantine)
+        if batch.templates.num_rows:
+            with (
+                s.registered("_batch_events", batch.events),
+                s.registered("_batch_templates", batch.templates),
+            ):
+                s.execute(
+                    "INSERT INTO templates (template_id, text, version, merged_into, count, first_seen, last_seen)"
+                    " SELECT t.template_id, t.text, t.version, t.merged_into, coalesce(e.n, 0), e.first_seen,"
+                    " e.last_seen FROM _batch_templates t LEFT JOIN (SELECT template_id, count(*) AS n,"
+                    " min(ts) AS first_seen, max(ts) AS last_seen FROM _batch_events GROUP BY template_id) e"
+                    " USING (template_id)"
+                    " ON CONFLICT (template_id) DO UPDATE SET text = excluded.text, version = excluded.version,"
+                    " merged_into = excluded.merged_into, count = templates.count + excluded.count,"
+                    " first_seen = least(templates.first_seen, excluded.first_seen),"
+                    " last_seen = greatest(templates.last_seen, excluded.last_seen)"
+                )
+        s.append_arrow("template_versions", batch.versions)
+        c = batch.counts
+        s.execute(
+            "UPDATE ingest_sources SET bytes_committed = ?, lines_committed = ?, check_sha = ?, path = ?,"
+            " format = coalesce(?, format), last_ingested_at = ?, last_run_id = ? WHERE source_id = ?",
+            [
+                batch.end_offset,
+                batch.end_line,
+                batch.check_sha,
+                batch.path,
+                batch.format,
+                now,
+                batch.run_id,
+                batch.source_id,
+            ],
+        )
+        s.execute(
+            "UPDATE ingest_runs SET lines = lines + ?, events = events + ?, merged = merged + ?,"
+            " quarantined = quarantined + ? WHERE run_id = ?",
+            [c.lines, c.events, c.merged, c.quarantined, batch.run_id],
+        )
 
 
 def _check_identifier(name: str) -> None:

@@ -27,9 +27,11 @@ Detection (``detect.py``)
 
 Reading (``readers.py``; the only I/O)
     ``open_log(path, fmt=None, *, source=None, service=None, default_year=None, start_offset=0,
-    start_line=1) -> LogReader``  ``fmt``: FormatSpec, a ``--format`` string or None (detect from the
-                              file's first 1000 lines). Iterate the reader for ``LogRecord | QuarantinedLine``
-                              items; ``reader.spec`` is the format used. Use it in a ``with``.
+    start_line=1, rows=False) -> LogReader``  ``fmt``: FormatSpec, a ``--format`` string or None (detect
+                              from the file's first 1000 lines). Iterate the reader for ``LogRecord |
+                              QuarantinedLine`` items; ``reader.spec`` is the format used. Use it in a ``with``.
+                              ``rows=True``: records come as plain tuples (``schemas.ROW_FIELDS`` order, no
+                              ``source``/``fields``), for bulk consumers such as the ingest job.
     ``open_stream(binary_stream, fmt=None, *, source="stdin", ...)``  the same for stdin / any byte stream.
     ``read_log(path, fmt=None, **kw)``  generator over items (``open_log`` in a ``with``).
     ``read_sample(path)`` / ``sniff_format(path)``  first lines of a file / its detected FormatSpec.
@@ -41,6 +43,8 @@ Records (``schemas.py``)
                        header field by name, format order, Content excluded), n_lines, end_offset.
     ``QuarantinedLine``  source, line_no, raw (the physical line's bytes incl. its newline), reason,
                        end_offset, n_lines (=1).
+    ``Row`` / ``ROW_FIELDS``  a record as a tuple: line_no, content, timestamp, level, component, host,
+                       service, n_lines, end_offset (``schemas.py``; what ``rows=True`` yields).
     Resume: items come in file order with strictly increasing ``end_offset`` (the byte offset just after
     the item). ``open_log(path, spec, start_offset=item.end_offset, start_line=item.line_no + item.n_lines)``
     yields exactly the items after ``item``. Invariant: the ``n_lines`` of all items sum to the number of

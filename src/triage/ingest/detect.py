@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from triage.ingest.formats import LogFormat
 from triage.ingest.multiline import decode_line, is_binary, is_continuation
 from triage.ingest.presets import PRESETS, FormatSpec, compile_format
 
@@ -57,7 +58,9 @@ def rank_formats(lines: Iterable[str | bytes], presets: Sequence[str] | None = N
         if name == "plain":
             continue
         fmt = compile_format(FormatSpec(preset=name))
-        matched = sum(1 for line in sample if fmt.match(line) is not None)
+        # a header format matches a line when its regex fullmatches it (no need for the fields here)
+        match = fmt.matcher.regex.fullmatch if isinstance(fmt.matcher, LogFormat) else fmt.match
+        matched = sum(1 for line in sample if match(line) is not None)
         scores.append(FormatScore(name, matched, len(sample), fmt.specificity))
     scores.sort(key=lambda s: (s.matched, s.specificity), reverse=True)  # stable: preset order breaks ties
     return scores

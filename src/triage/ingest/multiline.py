@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
+from triage.ingest.formats import CONTENT, LogFormat
 from triage.ingest.presets import CompiledFormat
-from triage.ingest.schemas import LogRecord, QuarantinedLine
+from triage.ingest.schemas import LogRecord, QuarantinedLine, Row
 
 Item = LogRecord | QuarantinedLine
 
@@ -82,24 +84,36 @@ def assemble(
     default_year: int = 1970,
     start_offset: int = 0,
     start_line: int = 1,
-) -> Iterator[Item]:
+    rows: bool = False,
+) -> Iterator[Item | Row]:
     """Group physical lines (bytes, each with its ``\\n`` if it had one) into LogRecords and
-    QuarantinedLines. ``start_offset`` / ``start_line`` are the position of the first given line."""
-    build = fmt.builder(service=service, default_year=default_year).build
-    match = fmt.matcher.match
+    QuarantinedLines. ``start_offset`` / ``start_line`` are the position of the first given line.
+    With ``rows``, records come as :data:`~triage.ingest.schemas.Row` tuples (same values, no ``source``
+    or ``fields``); quarantined lines are QuarantinedLines either way."""
+    builder = fmt.builder(service=service, default_year=default_year)
+    by_groups = isinstance(fmt.matcher, LogFormat)
+    if by_groups:  # header regex: fields by position (no dict per line)
+        regex = fmt.matcher.regex  # type: ignore[union-attr]
+        match: Callable[[str], Any] = regex.fullmatch
+        content_key: int | str = regex.groupindex[CONTENT] - 1
+        make = builder.from_groups(regex.groupindex, source, rows=rows)
+    else:  # JSON lines: fields by name
+        match = fmt.matcher.match
+        content_key = CONTENT
+        make = builder.from_fields(source, rows=rows)
     no_match = REASON_NO_MATCH.format(name=fmt.name)
     cont_match = _CONTINUATION.match
 
     offset = start_offset
     line_no = start_line - 1
     # the open record: header fields, content parts, first line number, physical lines, end offset
-    fields: dict[str, str] | None = None
+    fields: Any = None  # the header's groups (tuple) or fields by name (dict)
     parts: list[str] = []
     first = 0
     n = 0
     end = 0
 
-    def flush() -> LogRecord:
+    def flush() -> LogRecord | Row:
         content = parts[0]
         if n > 1:
             tail = parts[1:]
@@ -107,9 +121,7 @@ def assemble(
                 tail.pop()
             if tail:
                 content = "\n".join([content, *tail])
-        assert fields is not None
-        del fields["Content"]  # LogRecord.fields holds the header fields; the message is its content
-        return build(fields, content, source, first, n, end)
+        return make(fields, content, first, n, end)
 
     for raw in lines:
         line_no += 1
@@ -131,8 +143,8 @@ def assemble(
         if header is not None:
             if fields is not None:
                 yield flush()
-            fields = header
-            parts = [header["Content"]]
+            fields = header.groups("") if by_groups else header
+            parts = [fields[content_key]]
             first = line_no
             n = 1
             end = offset

@@ -15,9 +15,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
+from typing import Any
 
 from triage.ingest.formats import JsonFormat, JsonKeys
-from triage.ingest.schemas import LogRecord
+from triage.ingest.schemas import LogRecord, Row, fast_constructor
+
+_new_record = fast_constructor(LogRecord)
 
 # ---------------------------------------------------------------------------------------------- levels
 
@@ -262,7 +266,7 @@ class RecordBuilder:
     fields without Content. It is a closure made once per stream: this is the per-line hot path.
     """
 
-    __slots__ = ("build", "timestamp")
+    __slots__ = ("_level_of", "_levels", "_parse_ts", "_roles", "_service", "build", "timestamp")
 
     def __init__(
         self,
@@ -310,6 +314,63 @@ class RecordBuilder:
 
         self.timestamp = timestamp
         self.build = build
+        self._roles = roles
+        self._parse_ts = parse_ts
+        self._level_of = level_of
+        self._levels = levels
+        self._service = service
+
+    def from_groups(self, group_index: Mapping[str, int], source: str, *, rows: bool = False) -> Maker:
+        """For header formats: ``make(groups, content, line_no, n_lines, end_offset)`` where ``groups`` is
+        the header regex's ``match.groups("")`` (``group_index``: the regex's ``groupindex``). Makes a
+        :data:`~triage.ingest.schemas.Row` tuple with ``rows``, else a LogRecord (``fields`` by name,
+        Content excluded). Equal in effect to :attr:`build` over ``match.groupdict("")``, without a dict
+        per line; this is the reader's hot path."""
+        if self._roles is None:
+            raise ValueError("from_groups is for header formats; JSON lines carry their fields by name")
+        row = _header_row(
+            self._roles, {n: i - 1 for n, i in group_index.items()}, self._parse_ts, self._level_of,
+            self._levels, self._service,
+        )  # fmt: skip
+        if rows:
+            return row
+        pairs = [(n, i - 1) for n, i in sorted(group_index.items(), key=lambda kv: kv[1]) if n != "Content"]
+
+        def record(
+            groups: tuple[str, ...], content: str, line_no: int, n_lines: int, end_offset: int
+        ) -> LogRecord:
+            _, _, ts, level, component, host, svc, _, _ = row(groups, content, line_no, n_lines, end_offset)
+            fields = {name: groups[i] for name, i in pairs}
+            return _new_record(
+                source, line_no, content, ts, level, component, host, svc, fields, n_lines, end_offset
+            )
+
+        return record
+
+    def from_fields(self, source: str, *, rows: bool = False) -> Maker:
+        """``make(fields, content, line_no, n_lines, end_offset)`` over a header's fields by name (what
+        ``match`` of a JSON-lines format gives, Content included: it is removed here)."""
+        build = self.build
+
+        def record(
+            fields: dict[str, str], content: str, line_no: int, n_lines: int, end_offset: int
+        ) -> LogRecord:
+            del fields["Content"]  # LogRecord.fields holds the header fields; the message is its content
+            return build(fields, content, source, line_no, n_lines, end_offset)
+
+        if not rows:
+            return record
+
+        def row(fields: dict[str, str], content: str, line_no: int, n_lines: int, end_offset: int) -> Row:
+            r = record(fields, content, line_no, n_lines, end_offset)
+            return (r.line_no, r.content, r.timestamp, r.level, r.component, r.host, r.service, r.n_lines,
+                    r.end_offset)  # fmt: skip
+
+        return row
+
+
+#: ``make(header, content, line_no, n_lines, end_offset) -> LogRecord | Row`` (see RecordBuilder).
+Maker = Callable[[Any, str, int, int, int], Any]
 
 
 def _header_timestamp(names: tuple[str, ...], parse_ts: Callable[[str], datetime | None]) -> Callable[..., datetime | None]:
@@ -373,3 +434,71 @@ def _header_build(
                          n_lines, end_offset)
 
     return build
+
+
+def _groups_timestamp(
+    idx: tuple[int, ...], parse_ts: Callable[[str], datetime | None]
+) -> Callable[..., datetime | None]:
+    """:func:`_header_timestamp` over a groups tuple (``idx``: positions of the timestamp fields)."""
+    if not idx:
+        return lambda groups: None
+    if len(idx) == 1:
+        (only,) = idx
+        return lambda groups: parse_ts(groups[only])
+    values_of = itemgetter(*idx)
+
+    def several(groups: tuple[str, ...]) -> datetime | None:
+        values = values_of(groups)
+        dt = parse_ts(" ".join(values) if "" not in values else " ".join([v for v in values if v]))
+        if dt is None:  # e.g. an epoch field beside a date field
+            for value in values:
+                dt = parse_ts(value)
+                if dt is not None:
+                    break
+        return dt
+
+    return several
+
+
+def _header_row(
+    roles: Roles,
+    index: Mapping[str, int],
+    parse_ts: Callable[[str], datetime | None],
+    level_of: Callable[[str | None], str | None],
+    levels: dict[str | None, str | None],
+    service: str | None,
+) -> Callable[..., Row]:
+    """:func:`_header_build` over a groups tuple, making a Row. A role naming a field the format does not
+    have acts as absent (as ``dict.get`` of a missing name does there)."""
+
+    def at(name: str | None) -> int | None:
+        return None if not name else index.get(name)
+
+    timestamp = _groups_timestamp(tuple(i for n in roles.timestamp if (i := at(n)) is not None), parse_ts)
+    level_i, pri_i, comp_i, host_i, svc_i = map(at, (roles.level, roles.priority, roles.component, roles.host,
+                                                     roles.service))  # fmt: skip
+    default_component = roles.default_component
+
+    def row(groups: tuple[str, ...], content: str, line_no: int, n_lines: int, end_offset: int) -> Row:
+        level = None
+        if level_i is not None:
+            raw = groups[level_i]
+            level = levels.get(raw, _MISSING)
+            if level is _MISSING:
+                level = level_of(raw)
+        if level is None and pri_i is not None:
+            level = level_from_priority(groups[pri_i])
+        component = groups[comp_i] if comp_i is not None else None
+        if not component or component == "-":
+            component = default_component
+        host = groups[host_i] if host_i is not None else None
+        if host == "-" or host == "":
+            host = None
+        svc = service
+        if not svc and svc_i is not None:
+            svc = groups[svc_i]
+            if svc == "-" or svc == "":
+                svc = None
+        return (line_no, content, timestamp(groups), level, component, host, svc, n_lines, end_offset)
+
+    return row

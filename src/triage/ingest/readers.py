@@ -126,9 +126,12 @@ def open_stream(
     default_year: int | None = None,
     start_offset: int = 0,
     start_line: int = 1,
+    rows: bool = False,
 ) -> LogReader:
     """Read a binary stream (e.g. ``sys.stdin.buffer``). ``fmt=None`` detects the format from the first
-    lines (buffered, then replayed). ``default_year`` (for year-less stamps) defaults to this year."""
+    lines (buffered, then replayed). ``default_year`` (for year-less stamps) defaults to this year.
+    ``rows``: records come as plain ``Row`` tuples (``triage.ingest.schemas.ROW_FIELDS``), for bulk
+    consumers such as the ingest job."""
     if isinstance(stream, io.TextIOBase):
         raise TypeError("open_stream needs a binary stream (e.g. sys.stdin.buffer), not a text stream")
     spec = None if fmt is None else format_spec(fmt)
@@ -141,7 +144,7 @@ def open_stream(
     year = default_year or datetime.now(UTC).year
     items = _items(
         stream, lines, fmt=compile_format(spec), source=source, service=service, default_year=year,
-        start_offset=start_offset, start_line=start_line,
+        start_offset=start_offset, start_line=start_line, rows=rows,
     )
     return LogReader(items, spec=spec, source=source, stream=stream)
 
@@ -155,10 +158,11 @@ def open_log(
     default_year: int | None = None,
     start_offset: int = 0,
     start_line: int = 1,
+    rows: bool = False,
 ) -> LogReader:
     """Open a log file. ``fmt``: a FormatSpec, a ``--format`` string, or None to detect it from the
     file's first lines. ``source`` defaults to the path as given; ``default_year`` (for year-less
-    stamps) to the year the file was last modified."""
+    stamps) to the year the file was last modified. ``rows``: see :func:`open_stream`."""
     path = Path(path)
     spec = None if fmt is None else format_spec(fmt)  # a bad format fails before the file is opened
     stream = _open(path)
@@ -171,7 +175,7 @@ def open_log(
         label = str(path) if source is None else source
         return open_stream(
             stream, spec, source=label, service=service, default_year=default_year,
-            start_offset=start_offset, start_line=start_line,
+            start_offset=start_offset, start_line=start_line, rows=rows,
         )
     except BaseException:
         stream.close()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +43,26 @@ class QuarantinedLine:
     # byte offset just after this line; the line started at end_offset - len(raw)
     end_offset: int = 0
     n_lines: int = 1  # always 1: a quarantined item is one physical line
+
+
+#: What a reader yields per record in row mode (``open_log(..., rows=True)``): a plain tuple, in this
+#: order, holding the LogRecord's values but its ``source`` (the reader's) and ``fields`` (header fields
+#: by name, which bulk consumers do not need). Building a tuple costs a fraction of a frozen dataclass.
+ROW_FIELDS = ("line_no", "content", "timestamp", "level", "component", "host", "service", "n_lines", "end_offset")  # fmt: skip
+Row = tuple[int, str, datetime | None, str | None, str | None, str | None, str | None, int, int]
+
+
+def fast_constructor(cls: type) -> Callable[..., Any]:
+    """A positional constructor for a frozen, slotted dataclass that is equal in effect to ``cls(...)`` with
+    every field given, but about twice as fast.
+
+    A frozen dataclass's ``__init__`` assigns each field through ``object.__setattr__``; this sets the
+    slots through their descriptors instead (what ``__init__`` ends up doing), in a function generated
+    once, the way ``dataclasses`` itself generates ``__init__``.
+    """
+    names = [f.name for f in dataclass_fields(cls)]
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    namespace.update({f"set_{n}": cls.__dict__[n].__set__ for n in names})
+    body = "".join(f"    set_{n}(obj, {n})\n" for n in names)
+    exec(f"def make({', '.join(names)}):\n    obj = new(cls)\n{body}    return obj\n", namespace)
+    return namespace["make"]

@@ -73,6 +73,18 @@ class _TemplateInfo:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     merged_into: _TemplateInfo | None = None
+    # the versions as state items (``to_state``), kept because a version never changes once made and the
+    # state is written after every ingest batch; rebuilt when versions were added
+    state_versions: list[tuple[int, str, str | None, str | None]] = field(default_factory=list)
+
+    def versions_state(self) -> list[dict[str, Any]]:
+        known = self.state_versions
+        if len(known) != len(self.versions):
+            known[:] = [(v.version, v.text, _iso(v.first_seen), _iso(v.observed_at)) for v in self.versions]
+        return [
+            {"version": version, "text": text, "first_seen": first_seen, "observed_at": observed_at}
+            for version, text, first_seen, observed_at in known
+        ]
 
 
 @dataclass(slots=True, eq=False)
@@ -115,42 +127,71 @@ class TemplateParser:
 
     def parse_batch(self, records: Iterable[LogRecord]) -> list[ParsedEvent]:
         """Parse records in order. Each event carries its template's text as of that record."""
-        out: list[ParsedEvent] = []
-        append = out.append
+        records = records if isinstance(records, (list, tuple)) else list(records)
+        texts: list[str] = []
+        ids, params, contents = self._parse(
+            [r.content for r in records], [r.timestamp for r in records], texts
+        )
+        out = []
+        for r, template_id, text, p, content in zip(records, ids, texts, params, contents, strict=True):
+            event = _new_event(
+                r.source, r.line_no, template_id, text, p, content, r.timestamp, r.level, r.component, r.host,
+                r.service, r.n_lines,
+            )  # fmt: skip
+            out.append(event)
+        return out
+
+    def parse_columns(
+        self, contents: Sequence[str], timestamps: Sequence[datetime | None]
+    ) -> tuple[list[str], list[tuple[str, ...]], list[str]]:
+        """``parse_batch`` for bulk callers that hold their records as columns (the ingest job): the
+        messages and their timestamps in, ``(template_ids, params, redacted contents)`` out, one per
+        message, in order. Same effect on the parser as ``parse_batch`` of the same records."""
+        return self._parse(contents, timestamps, None)
+
+    def _parse(
+        self, contents: Iterable[str], timestamps: Iterable[datetime | None], texts: list[str] | None
+    ) -> tuple[list[str], list[tuple[str, ...]], list[str]]:
+        ids: list[str] = []
+        params: list[tuple[str, ...]] = []
+        redacted: list[str] = []
+        add_id, add_params, add_content = ids.append, params.append, redacted.append
+        add_text = texts.append if texts is not None else None
         cache = self._cache
         count = self._miner.count
-        for record in records:
-            content = record.content
-            cached = cache.get(content)
-            if cached is None or not count(cached.cluster_id):
-                cached = self._mine(content, record.timestamp)
-            info = cached.info
-            if info.merged_into is not None:
-                info = cached.info = _survivor(info)
-            if cached.tokens is not info.tokens:
-                cached.params = _params(info.tokens, cached.masked)
-                cached.tokens = info.tokens
-            info.count += 1
-            ts = record.timestamp
-            if ts is not None:
-                _seen(info, ts)
-            append(
-                _new_event(
-                    record.source,
-                    record.line_no,
-                    info.template_id,
-                    info.text,
-                    cached.params,
-                    cached.content,
-                    ts,
-                    record.level,
-                    record.component,
-                    record.host,
-                    record.service,
-                    record.n_lines,
-                )
-            )
-        return out
+        # Unbounded Drain never evicts a cluster, so a cached message's cluster is alive and only its size
+        # needs counting: done once per cluster at the end (sizes are not used for matching). With
+        # max_clusters, each hit is counted as it comes (that also keeps Drain's LRU order).
+        deferred: dict[int, int] | None = {} if self.config.miner.max_clusters is None else None
+        try:
+            for content, ts in zip(contents, timestamps, strict=True):
+                cached = cache.get(content)
+                if cached is None:
+                    cached = self._mine(content, ts)
+                elif deferred is not None:
+                    cluster_id = cached.cluster_id
+                    deferred[cluster_id] = deferred.get(cluster_id, 0) + 1
+                elif not count(cached.cluster_id):
+                    cached = self._mine(content, ts)
+                info = cached.info
+                if info.merged_into is not None:
+                    info = cached.info = _survivor(info)
+                if cached.tokens is not info.tokens:
+                    cached.params = _params(info.tokens, cached.masked)
+                    cached.tokens = info.tokens
+                info.count += 1
+                if ts is not None:
+                    _seen(info, ts)
+                add_id(info.template_id)
+                add_params(cached.params)
+                add_content(cached.content)
+                if add_text is not None:
+                    add_text(info.text)
+        finally:
+            if deferred:
+                for cluster_id, n in deferred.items():
+                    count(cluster_id, n)
+        return ids, params, redacted
 
     def redact(self, text: str) -> str:
         """``text`` with every PHI/secret rule applied (what the parser stores instead of it)."""
@@ -291,15 +332,7 @@ class TemplateParser:
                     "first_seen": _iso(info.first_seen),
                     "last_seen": _iso(info.last_seen),
                     "merged_into": None if info.merged_into is None else info.merged_into.template_id,
-                    "versions": [
-                        {
-                            "version": v.version,
-                            "text": v.text,
-                            "first_seen": _iso(v.first_seen),
-                            "observed_at": _iso(v.observed_at),
-                        }
-                        for v in info.versions
-                    ],
+                    "versions": info.versions_state(),
                 }
                 for info in self._by_id.values()  # creation order (= serial)
             ],
