@@ -1,9 +1,11 @@
 """Load on a real `triage serve`: POST /v1/diagnose with real log lines vs GET /healthz, same run.
 
-    .venv/bin/python benchmarks/api_load.py [--seconds 20] [--requests 40000] [--concurrency 16]
+    .venv/bin/python benchmarks/api_load.py [--seconds 20] [--requests 40000] [--concurrency 16] [--rate 1000]
 
 Starts the server in a fresh temporary home (so results don't depend on local state), creates a service
-key, warms up, then measures /healthz (the ceiling: routing + JSON on this machine) and /v1/diagnose.
+key, warms up, then measures /healthz (the ceiling: routing + JSON on this machine) and /v1/diagnose,
+both closed loop (maximum throughput), and /v1/diagnose at a fixed rate (open loop: the latency a service
+sees while the scorer handles that many diagnoses per second; see loadgen.py).
 Prints requests/s, p50 and p99 latency, errors, and the diagnose/healthz throughput ratio.
 Targets (issue 5): ≥ 1,000 diagnoses/s, p99 ≤ 25 ms, ratio ≥ 0.3. The load generator shares the 2 cores.
 """
@@ -93,6 +95,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=1,
                         help="alternate /healthz and /v1/diagnose this many times and pool the results")
+    parser.add_argument("--rate", type=float, default=1000.0,
+                        help="also send diagnoses at this fixed rate per second (open loop, latency from when each "
+                             "request was due) and report its percentiles; 0 skips it")
     parser.add_argument("--data", type=Path, default=SHARED)
     parser.add_argument("--profile", type=Path, default=None,
                         help="write a py-spy raw profile of the server during the diagnose run here "
@@ -130,20 +135,25 @@ def main() -> None:
 
         run_load("warm-up", "127.0.0.1", port, diagnose, total=3000, seconds=10, concurrency=4)
         load_before = os.getloadavg()[0]
+        fixed = f"POST /v1/diagnose at {args.rate:,.0f}/s (fixed rate)"
         rounds: dict[str, list[tuple[LoadResult, float]]] = {"GET /healthz": [], "POST /v1/diagnose": []}
-        for round_no in range(args.rounds):  # alternate, so a change in the machine's load hits both
-            for name, requests in (("GET /healthz", health), ("POST /v1/diagnose", diagnose)):
+        loads = [("GET /healthz", health, None), ("POST /v1/diagnose", diagnose, None)]
+        if args.rate:
+            rounds[fixed] = []
+            loads.append((fixed, diagnose, args.rate))
+        for round_no in range(args.rounds):  # alternate, so a change in the machine's load hits each
+            for name, requests, rate in loads:
                 profiler = None
-                if args.profile and name.endswith("diagnose") and round_no == 0:
+                if args.profile and name == "POST /v1/diagnose" and round_no == 0:
                     profiler = subprocess.Popen(
                         [args.py_spy, "record", "-p", str(server.pid), "-r", "50", "-f", "raw", "-o",
                          str(args.profile), "-d", str(int(args.seconds) + 1), "--threads",
                          *(["--gil"] if args.profile_gil else [])],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     time.sleep(1.0)  # let it attach
-                rounds[name].append(measured(server.pid, lambda name=name, requests=requests: run_load(
+                rounds[name].append(measured(server.pid, lambda name=name, requests=requests, rate=rate: run_load(
                     name, "127.0.0.1", port, requests, total=args.requests, seconds=args.seconds,
-                    concurrency=args.concurrency)))
+                    concurrency=args.concurrency, rate=rate)))
                 if profiler is not None:
                     profiler.wait(60)
         load_after = os.getloadavg()[0]
@@ -163,7 +173,10 @@ def main() -> None:
         print(f"| {r.name} | {r.requests} | {r.rate:,.0f} | {r.p50:.2f} | {r.percentile(99):.2f} | {r.errors} "
               f"| {cpu:.3f} |")
     ratio = results[1].rate / results[0].rate if results[0].rate else 0.0
-    print(f"\ndiagnose / healthz throughput ratio: {ratio:.2f}")
+    print(f"\ndiagnose / healthz throughput ratio (closed loop): {ratio:.2f}")
+    if args.rate:
+        print(f"fixed rate: {args.rate:,.0f}/s asked, {results[2].rate:,.0f}/s served; latency counted from when each "
+              "request was due")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,14 @@
-"""A small closed-loop HTTP/1.1 load generator on asyncio streams (keep-alive, no pipelining).
+"""A small HTTP/1.1 load generator on asyncio streams (keep-alive, no pipelining).
 
 httpx costs more CPU than the server it measures on 2 cores (see ../shared/ENVIRONMENT.md §5), so this
 client writes pre-built request bytes and reads responses by Content-Length. Bounded by request count
 and by time. Used by benchmarks/api_load.py; standard library only.
+
+Two modes. Closed loop (default): each connection sends its next request as soon as the previous answer
+arrives, which finds the maximum throughput; latency then is mostly queueing behind the other connections.
+Fixed rate (``rate=R``, open loop, as wrk2 does): requests are due at R per second in total, spread over the
+connections, and each latency is measured from when its request was *due*, so a server that falls behind
+is charged for the wait (no coordinated omission). This answers "what is p99 while serving R per second".
 """
 
 from __future__ import annotations
@@ -62,14 +68,23 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def _worker(host: str, port: int, requests: Sequence[bytes], counter: itertools.count, total: int,
-                  deadline: float, latencies: list[float], statuses: dict[int, int]) -> None:
+                  deadline: float, latencies: list[float], statuses: dict[int, int],
+                  schedule: tuple[float, float] | None = None) -> None:
+    """``schedule`` = (first due time, seconds between this connection's requests) for a fixed rate."""
     reader, writer = await asyncio.open_connection(host, port)
+    due = schedule[0] if schedule else 0.0
     try:
         while time.perf_counter() < deadline:
             i = next(counter)
             if i >= total:
                 break
-            start = time.perf_counter()
+            if schedule:
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                start, due = due, due + schedule[1]
+            else:
+                start = time.perf_counter()
             writer.write(requests[i % len(requests)])
             status = await _read_response(reader)
             latencies.append((time.perf_counter() - start) * 1000)
@@ -79,14 +94,16 @@ async def _worker(host: str, port: int, requests: Sequence[bytes], counter: iter
 
 
 async def _run(name: str, host: str, port: int, requests: Sequence[bytes], total: int, seconds: float,
-               concurrency: int) -> LoadResult:
+               concurrency: int, rate: float | None) -> LoadResult:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     counter = itertools.count()
     start = time.perf_counter()
+    period = concurrency / rate if rate else 0.0  # each connection's share of the rate
     await asyncio.gather(*[
-        _worker(host, port, requests, counter, total, start + seconds, latencies, statuses)
-        for _ in range(concurrency)
+        _worker(host, port, requests, counter, total, start + seconds, latencies, statuses,
+                (start + period * k / concurrency, period) if rate else None)
+        for k in range(concurrency)
     ])
     elapsed = time.perf_counter() - start
     errors = sum(n for s, n in statuses.items() if s >= 400)
@@ -94,12 +111,13 @@ async def _run(name: str, host: str, port: int, requests: Sequence[bytes], total
 
 
 def run_load(name: str, host: str, port: int, requests: Sequence[bytes], *, total: int, seconds: float,
-             concurrency: int = 16) -> LoadResult:
-    """Send up to ``total`` requests (cycling through ``requests``) for at most ``seconds``."""
+             concurrency: int = 16, rate: float | None = None) -> LoadResult:
+    """Send up to ``total`` requests (cycling through ``requests``) for at most ``seconds``; closed loop, or
+    at a fixed ``rate`` per second (see the module docstring)."""
     try:
         import uvloop  # same event loop family as the server, if installed
 
         uvloop.install()
     except ImportError:
         pass
-    return asyncio.run(_run(name, host, port, requests, total, seconds, concurrency))
+    return asyncio.run(_run(name, host, port, requests, total, seconds, concurrency, rate))
