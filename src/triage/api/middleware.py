@@ -14,6 +14,11 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+def header(raw_headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The first value of the header ``name`` (lower-case, as ASGI gives names) or None."""
+    return next((value for key, value in raw_headers if key == name), None)
+
+
 def _problem_bytes(status: int, title: str, detail: str) -> bytes:
     return json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
 
@@ -33,12 +38,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = chunked = None
-        for name, value in scope["headers"]:
-            if name == b"content-length" and declared is None:
-                declared = int(value) if value.isdigit() else 0
-            elif name == b"transfer-encoding":
-                chunked = True
+        length = header(scope["headers"], b"content-length")
+        declared = None if length is None else int(length) if length.isdigit() else 0
+        chunked = header(scope["headers"], b"transfer-encoding") is not None
         if declared is not None and declared > self.max_bytes:
             await self._reject(send)
             return

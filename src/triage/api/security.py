@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from triage.access.keys import ApiKey, Permission, role_allows
+from triage.api.middleware import header
 
 
 def presented_key(request: Request) -> str | None:
@@ -17,17 +18,13 @@ def presented_key(request: Request) -> str | None:
 def key_in_headers(raw_headers: list[tuple[bytes, bytes]]) -> str | None:
     """The key a client sent (``Authorization: Bearer KEY`` first, else ``X-API-Key``), from ASGI headers
     (names already lower-case; the first of repeated headers counts)."""
-    authorization = api_key = None
-    for name, value in raw_headers:
-        if name == b"authorization" and authorization is None:
-            authorization = value.decode("latin-1")
-        elif name == b"x-api-key" and api_key is None:
-            api_key = value.decode("latin-1")
+    authorization = header(raw_headers, b"authorization")
     if authorization:
-        scheme, _, value = authorization.partition(" ")
+        scheme, _, value = authorization.decode("latin-1").partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-    return api_key
+    api_key = header(raw_headers, b"x-api-key")
+    return None if api_key is None else api_key.decode("latin-1")
 
 
 def require(permission: Permission):

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from triage.access.keys import Permission, role_allows
-from triage.api.middleware import ASGIApp, Message, Receive, Scope, Send
+from triage.api.middleware import ASGIApp, Message, Receive, Scope, Send, header
 from triage.api.security import ErrorPoster, IncidentReader, IncidentWriter, actor_name, key_in_headers
 from triage.diagnosis.schemas import Diagnosis, ErrorEvent
 from triage.incidents.schemas import FeedbackRequest
@@ -94,14 +94,10 @@ class DiagnoseFastPath:
 
     def _fits(self, raw_headers: list[tuple[bytes, bytes]]) -> bool:
         """A JSON body whose declared length (if any) is within the limit."""
-        media = length = None
-        for name, value in raw_headers:
-            if name == b"content-type" and media is None:
-                media = value.split(b";", 1)[0].strip().lower()
-            elif name == b"content-length" and length is None:
-                length = value
-        if media != b"application/json":
+        media = header(raw_headers, b"content-type") or b""
+        if media.split(b";", 1)[0].strip().lower() != b"application/json":
             return False
+        length = header(raw_headers, b"content-length")
         return length is None or (length.isdigit() and int(length) <= self.max_bytes)
 
 
