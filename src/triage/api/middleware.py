@@ -19,6 +19,33 @@ def header(raw_headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     return next((value for key, value in raw_headers if key == name), None)
 
 
+async def read_ahead(receive: Receive, max_bytes: int) -> tuple[list[Message], bool]:
+    """Receive a request's messages up to the end of its body, a message that is not body, or past
+    ``max_bytes`` of body; returns them (to be replayed) and whether the body went over the limit."""
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, False
+        size += len(message.get("body", b""))
+        if size > max_bytes:
+            return messages, True
+        if not message.get("more_body", False):
+            return messages, False
+
+
+def replay(messages: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that gives ``messages`` again, then what ``receive`` gives."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
+
+
 def _problem_bytes(status: int, title: str, detail: str) -> bytes:
     return json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
 
@@ -47,24 +74,11 @@ class BodyLimit:
         if declared is not None or not chunked:  # no body, or the server holds it to its declared length
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        received = 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                await self._reject(send)
-                return
-            if not message.get("more_body", False):
-                break
-
-        async def replayed() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replayed, send)
+        messages, over = await read_ahead(receive, self.max_bytes)
+        if over:
+            await self._reject(send)
+            return
+        await self.app(scope, replay(messages, receive), send)
 
     async def _reject(self, send: Send) -> None:
         body = _problem_bytes(413, "Content Too Large", f"request body exceeds {self.max_bytes} bytes")

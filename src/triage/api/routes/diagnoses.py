@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from triage.access.keys import Permission, role_allows
-from triage.api.middleware import ASGIApp, Message, Receive, Scope, Send, header
+from triage.api.middleware import ASGIApp, Receive, Scope, Send, header, read_ahead, replay
 from triage.api.security import ErrorPoster, IncidentReader, IncidentWriter, actor_name, key_in_headers
 from triage.diagnosis.schemas import Diagnosis, ErrorEvent
 from triage.incidents.schemas import FeedbackRequest
@@ -70,13 +70,15 @@ class DiagnoseFastPath:
         if key is None or not role_allows(key.role, Permission.ERRORS_WRITE) or not self._fits(scope["headers"]):
             await self.app(scope, receive, send)
             return
-        body, after = await _read_body(receive, self.max_bytes)
+        messages, over = await read_ahead(receive, self.max_bytes)
+        last = messages[-1]
+        whole = not over and last["type"] == "http.request" and not last.get("more_body", False)
         try:
-            event = ErrorEvent.model_validate_json(body) if after is None else None
+            event = ErrorEvent.model_validate_json(b"".join(m.get("body", b"") for m in messages)) if whole else None
         except ValidationError:
             event = None
         if event is None:
-            await self.app(scope, _replay(body, after, receive), send)
+            await self.app(scope, replay(messages, receive), send)
             return
         scope["route"] = DIAGNOSE_ROUTE  # what the router would have set
         scope.setdefault("state", {})["actor"] = key
@@ -99,35 +101,6 @@ class DiagnoseFastPath:
             return False
         length = header(raw_headers, b"content-length")
         return length is None or (length.isdigit() and int(length) <= self.max_bytes)
-
-
-async def _read_body(receive: Receive, max_bytes: int) -> tuple[bytes, Message | None]:
-    """The whole body and None; or what was read and the message that stopped the reading (not body, or
-    the chunk that went over ``max_bytes``), both to be replayed to the app."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), message
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > max_bytes:
-            return b"".join(chunks), message
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks), None
-
-
-def _replay(body: bytes, after: Message | None, receive: Receive) -> Receive:
-    pending = [{"type": "http.request", "body": body, "more_body": after is not None}]
-    if after is not None:
-        pending.append(after)
-
-    async def replayed() -> Message:
-        return pending.pop(0) if pending else await receive()
-
-    return replayed
 
 
 async def _handled(web: Any, scope: Scope, receive: Receive, send: Send, exc: Exception) -> int:
