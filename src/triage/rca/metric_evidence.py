@@ -26,7 +26,7 @@ import pandas as pd
 
 from triage.rca.bundle import IncidentBundle
 from triage.rca.signals import empty_signals, signals_frame
-from triage.rca.stats import MAD_TO_SIGMA
+from triage.rca.stats import MAD_TO_SIGMA, llr_to_z
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +163,7 @@ def _stopped_traffic(base: pd.DataFrame, incident: pd.DataFrame, rules: dict[str
         if rate <= p0:
             continue
         llr = k * np.log(rate / p0) + ((n - k) * np.log((1 - rate) / (1 - p0)) if k < n else 0.0)
-        z = float(np.sqrt(2.0 * max(llr, 0.0)))
+        z = float(llr_to_z(llr))
         rows.append({
             "service": row.service, "kind": "stopped", "modality": "metrics", "name": row.metric,
             "strength": z,
