@@ -374,27 +374,11 @@ Maker = Callable[[Any, str, int, int, int], Any]
 
 
 def _header_timestamp(names: tuple[str, ...], parse_ts: Callable[[str], datetime | None]) -> Callable[..., datetime | None]:
-    """The timestamp reader for header formats, specialised on how many fields make the stamp."""
+    """:func:`_groups_timestamp` over fields by name (a field may be missing: JSON lines)."""
     if not names:
         return lambda fields: None
-    if len(names) == 1:
-        (only,) = names
-
-        def one(fields: Mapping[str, str]) -> datetime | None:
-            return parse_ts(fields.get(only, ""))
-
-        return one
-
-    def several(fields: Mapping[str, str]) -> datetime | None:
-        dt = parse_ts(" ".join([v for n in names if (v := fields.get(n))]))
-        if dt is None:  # e.g. an epoch field beside a date field
-            for name in names:
-                dt = parse_ts(fields.get(name, ""))
-                if dt is not None:
-                    break
-        return dt
-
-    return several
+    by_position = _groups_timestamp(tuple(range(len(names))), parse_ts)
+    return lambda fields: by_position(tuple([fields.get(n, "") for n in names]))
 
 
 def _header_build(
@@ -439,7 +423,8 @@ def _header_build(
 def _groups_timestamp(
     idx: tuple[int, ...], parse_ts: Callable[[str], datetime | None]
 ) -> Callable[..., datetime | None]:
-    """:func:`_header_timestamp` over a groups tuple (``idx``: positions of the timestamp fields)."""
+    """The timestamp reader for header formats over a groups tuple (``idx``: positions of the fields that
+    make the stamp), specialised on how many there are."""
     if not idx:
         return lambda groups: None
     if len(idx) == 1:
