@@ -110,6 +110,48 @@ def test_appends_from_several_processes_stay_dense(tmp_path: Path) -> None:
     assert len({(e.payload["pid"], e.payload["i"]) for e in entries}) == 45
 
 
+def test_one_journal_object_and_other_writers_interleave_densely(tmp_path: Path) -> None:
+    """The appender keeps its segment open between groups: another writer's appends, a repair of a torn
+    tail and a segment replaced under the same name must all be seen by its next append."""
+    mine, other = Journal(tmp_path), Journal(tmp_path)
+    mine.append("rows", {"n": 1})
+    other.append("rows", {"n": 2})  # the file grew behind mine's back
+    mine.append("rows", {"n": 3})
+    segment = mine.segments()[-1]
+    with open(segment, "ab") as f:
+        f.write(b'{"seq":4,"ts":"torn')  # a crashed writer's half line
+    assert mine.append("rows", {"n": 4}).seq == 4
+    assert [e.payload["n"] for e in Journal(tmp_path).read()] == [1, 2, 3, 4]
+
+    kept = segment.read_bytes()
+    segment.unlink()
+    segment.write_bytes(kept)  # same name and size, another file: an append to the old one would be lost
+    assert mine.append("rows", {"n": 5}).seq == 5
+    assert [e.payload["n"] for e in Journal(tmp_path).read()] == [1, 2, 3, 4, 5]
+    mine.close()
+    assert mine.append("rows", {"n": 6}).seq == 6  # usable after close: reopens on demand
+
+
+def test_threads_of_one_process_sharing_a_journal_stay_dense(tmp_path: Path) -> None:
+    import threading
+
+    journal = Journal(tmp_path)
+
+    def append(k: int) -> None:
+        for i in range(20):
+            journal.append_many([("rows", {"k": k, "i": i}), ("rows", {"k": k, "i": i, "second": True})])
+
+    threads = [threading.Thread(target=append, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    entries = list(Journal(tmp_path).read())
+    assert [e.seq for e in entries] == list(range(1, 161))
+    for first, second in zip(entries[::2], entries[1::2], strict=True):  # a group is never split
+        assert (first.payload["k"], first.payload["i"]) == (second.payload["k"], second.payload["i"])
+
+
 def _store(tmp_path: Path) -> tuple[Database, Journal, JournaledStore]:
     db = Database(tmp_path / "s.duckdb")
     with db.write() as s:

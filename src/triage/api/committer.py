@@ -1,6 +1,7 @@
-"""Group commit: requests hand their journal payloads to one thread that appends them with one write and
-one fsync per group, then wakes the requests. A 2xx is sent only after the entry is durable, so an
-accepted event survives a kill; throughput comes from grouping (fsync costs ~4 ms here)."""
+"""Group commit: requests hand their journal payloads to one thread that appends them with one durable
+write per group, then wakes the requests. A 2xx is sent only after the entry is durable, so an accepted
+event survives a kill; throughput comes from grouping (a durable write costs 0.3 ms on an idle disk here,
+several ms while the store or another process is writing)."""
 
 from __future__ import annotations
 

@@ -37,6 +37,7 @@ from triage.errors import Conflict, TriageError
 from triage.settings import Settings
 from triage.storage.database import StorageError
 from triage.storage.files import fsync_dir, write_durably
+from triage.threads import start_background
 
 log = logging.getLogger("triage.api.logs")
 
@@ -111,8 +112,7 @@ class LogInbox:
     # --- draining (background thread) ---
     def start(self) -> None:
         self._ensure_folder()
-        self._thread = threading.Thread(target=self._run, name="triage-log-inbox", daemon=True)
-        self._thread.start()
+        self._thread = start_background(self._run, "triage-log-inbox")
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stop after the current ingest (a kill would be safe too: the job resumes exactly)."""

@@ -21,6 +21,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from triage.threads import start_background
+
 if TYPE_CHECKING:
     from triage.access.keys import ApiKey
     from triage.alerting.config import AlertingConfig
@@ -152,8 +154,7 @@ class Operations:
         runtime.reactions.append(ops.react)
         runtime.readiness_checks["operations"] = ops.check
         ops._phi = BatchWriter(ops._append_phi, interval=1.0, name="triage-phi-audit")
-        ops._thread = threading.Thread(target=ops._loop, name="triage-operations", daemon=True)
-        ops._thread.start()
+        ops._thread = start_background(ops._loop, "triage-operations")
         return ops
 
     def stop(self) -> None:

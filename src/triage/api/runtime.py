@@ -41,6 +41,7 @@ from triage.recovery.journal import MIGRATIONS as JOURNAL_MIGRATIONS
 from triage.recovery.journal import Journal, JournalEntry, record_position, replay_into, store_position
 from triage.settings import Settings
 from triage.storage.database import Database
+from triage.threads import start_background
 
 log = logging.getLogger("triage.api")
 
@@ -117,8 +118,7 @@ class Runtime:
         runtime.models = ServedModels(settings.models_dir / "served")
         runtime.reload_models()
         runtime.note_store_file()
-        runtime._watcher = threading.Thread(target=runtime._background, name="triage-models-rca", daemon=True)
-        runtime._watcher.start()
+        runtime._watcher = start_background(runtime._background, "triage-models-rca")
         runtime.inbox = LogInbox(settings)
         runtime.inbox.start()
         runtime.readiness_checks["inbox"] = runtime.inbox.check
@@ -138,6 +138,8 @@ class Runtime:
             self.inbox.stop()  # lets a running ingest commit (a kill would be safe too)
         if self.committer is not None:
             self.committer.stop()
+        if self.journal is not None:
+            self.journal.close()  # the files it keeps open between appends
         if self.writer is not None:
             self.writer.stop()
         if self.reactor is not None:

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from triage.threads import start_background
+
 log = logging.getLogger("triage.api.writer")
 
 
@@ -39,8 +41,7 @@ class BatchWriter:
         self._inflight = 0
         self.last_error: str | None = None
         self.flushed = 0
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._thread = start_background(self._run, name)
 
     def put(self, item: Any) -> None:
         self.put_many([item])

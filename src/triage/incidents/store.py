@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from triage.diagnosis.schemas import RootCause, Severity
 from triage.errors import Conflict, InvalidInput, NotFound
@@ -100,15 +101,17 @@ class IncidentStore:
     def _write(self, s: Session, diagnoses, incidents, timeline) -> None:
         now = datetime.now(UTC)
         if diagnoses:
-            # Column by column: a frame from row dicts costs several times more, on the writer thread with the GIL.
-            frame = pd.DataFrame({k: [getattr(d, k) for d in diagnoses] for k in DiagnosisRow.__slots__})
+            # Arrow, column by column: DuckDB scans it without the GIL (a pandas frame of strings is scanned
+            # holding it, which stalls the scorer's event loop for the whole insert), and a frame from row
+            # dicts costs several times more.
+            frame = pa.table({k: [getattr(d, k) for d in diagnoses] for k in DiagnosisRow.__slots__})
             with s.registered("_diagnosis_batch", frame):  # idempotent: a journal replay may resend rows
                 s.execute(
-                    f"INSERT INTO diagnoses ({', '.join(frame.columns)}) SELECT * FROM _diagnosis_batch"
+                    f"INSERT INTO diagnoses ({', '.join(frame.column_names)}) SELECT * FROM _diagnosis_batch"
                     " ON CONFLICT (error_id) DO NOTHING"
                 )
         if incidents:
-            frame = pd.DataFrame(
+            frame = pa.table(
                 {
                     "incident_id": [i.incident_id for i in incidents],
                     "title": [i.title for i in incidents],
@@ -139,7 +142,7 @@ class IncidentStore:
                     " updated_at = excluded.updated_at"
                 )
         if timeline:
-            frame = pd.DataFrame(
+            frame = pa.table(
                 {
                     "incident_id": [t.incident_id for t in timeline],
                     "occurred_at": [t.at for t in timeline],
@@ -149,7 +152,7 @@ class IncidentStore:
                     "details": [json.dumps(t.details or {}, default=str) for t in timeline],
                 }
             )
-            s.append_df("incident_timeline", frame)
+            s.append_arrow("incident_timeline", frame)
 
     # --- reads for analysts ----------------------------------------------------------------------
     def list(

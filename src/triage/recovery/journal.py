@@ -10,7 +10,7 @@ Files: ``<journal_dir>/<stream>/seg-<first seq, 12 digits>.jsonl``. Each line is
 torn by a crash is recognised and dropped (only the last line of the last segment may be torn; damage
 anywhere else is a :class:`JournalError`). Seqs are dense from 1; timestamps never go backwards, so
 "up to time T" is a prefix. Appends from several processes are ordered by a flock; one ``append_many`` is
-one write and one fsync (the group), so callers batch for throughput.
+one durable write (the group), so callers batch for throughput.
 
 Replay is the store owner's: :func:`replay_into` opens write sessions and calls an ``apply(session, entries)``
 function it is given, recording the position in the same transaction. :func:`apply_rows` is the generic
@@ -19,14 +19,18 @@ apply for entries of kind ``rows`` (``{"table": name, "rows": [{column: value}, 
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
+import io
 import json
 import os
+import threading
 import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,62 +114,101 @@ class Journal:
         self.segment_bytes = segment_bytes
         self.lock_timeout = lock_timeout
         self._clock = clock or (lambda: datetime.now(UTC))
-        #: (segment, st_ino, st_size, last entry) after this object's last append: while the segment is
-        #: unchanged (same inode and size: nobody else appended or repaired it), the next append skips the
-        #: directory scan and the read-back of the tail (~20 syscalls and a JSON decode per group).
-        self._tail_cache: tuple[Path, int, int, JournalEntry] | None = None
+        #: The active segment as this object's last append left it, kept open: while the file is unchanged
+        #: (same inode and size: nobody else appended or repaired it), the next append skips the directory
+        #: scan, the read-back of the tail and the open (~20 syscalls and a JSON decode per group).
+        self._tail_cache: _Tail | None = None
+        #: The lock file, kept open between appends, and the mutex that makes its flock exclude this
+        #: process's other threads too (a flock is per open file, so one fd shared by threads excludes none).
+        self._lock_file: io.FileIO | None = None
+        self._append_mutex = threading.Lock()
 
     # -- writing -----------------------------------------------------------------------------------------
     def append(self, kind: str, payload: Mapping[str, Any]) -> JournalEntry:
         return self.append_many([(kind, payload)])[0]
 
     def append_many(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> list[JournalEntry]:
-        """Append a group of entries with one write and one fsync; returns them once durable."""
+        """Append a group of entries with one durable write; returns them once durable.
+
+        On the scorer's request path this runs on a thread beside a busy event loop, where every syscall
+        gives up the GIL and may wait milliseconds to get it back, so the usual group is four syscalls:
+        flock, stat, one synchronous append, unlock."""
         if not items:
             return []
-        cached = self._tail_cache
-        self._tail_cache = None  # set again only after a successful append
-        if cached is None:
-            self.dir.mkdir(parents=True, exist_ok=True)
-        with self._locked():
-            segment, last = self._cached_tail(cached) if cached is not None else (None, None)
-            if last is None:
-                segment, last = self._repair_tail()
-            seq = last.seq if last else 0
-            now = as_utc(self._clock())
-            ts = max(now, last.ts) if last else now
-            entries = [
-                JournalEntry(seq + i + 1, ts, kind, payload) for i, (kind, payload) in enumerate(items)
-            ]
-            data = b"".join(encode_entry(e) for e in entries)
-            if segment is None or segment.stat().st_size >= self.segment_bytes:
-                segment = self.dir / f"seg-{entries[0].seq:012d}.jsonl"
-            fd = os.open(segment, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-                written = os.fstat(fd)
-            finally:
-                os.close(fd)
-            if written.st_size == len(data):  # a new segment: make its name durable too
-                fsync_dir(self.dir)
-            self._tail_cache = (segment, written.st_ino, written.st_size, entries[-1])
+        with self._append_mutex:
+            cached, self._tail_cache = self._tail_cache, None  # set again only after a successful append
+            with self._held_lock():
+                tail = self._still_tail(cached) if cached is not None else None
+                if tail is None:
+                    if cached is not None:
+                        cached.file.close()
+                    tail = self._open_tail()
+                last = tail.last
+                seq = last.seq if last else 0
+                now = as_utc(self._clock())
+                ts = max(now, last.ts) if last else now
+                entries = [
+                    JournalEntry(seq + i + 1, ts, kind, payload) for i, (kind, payload) in enumerate(items)
+                ]
+                data = b"".join(encode_entry(e) for e in entries)
+                if tail.file is None or tail.size >= self.segment_bytes:
+                    if tail.file is not None:
+                        tail.file.close()
+                    segment = self.dir / f"seg-{entries[0].seq:012d}.jsonl"
+                    tail = _Tail(segment, _open_append(segment), 0, 0, last)
+                    tail.ino = os.fstat(tail.file.fileno()).st_ino
+                try:
+                    _append_durably(tail.file.fileno(), data)
+                except BaseException:
+                    tail.file.close()
+                    raise
+                if tail.size == 0:  # a new segment: make its name durable too
+                    fsync_dir(self.dir)
+                tail.size += len(data)
+                tail.last = entries[-1]
+                self._tail_cache = tail
         return entries
 
-    def _cached_tail(self, cached: tuple[Path, int, int, JournalEntry]) -> tuple[Path | None, JournalEntry | None]:
-        """The segment and last entry of this object's previous append if the file is exactly as that append
-        left it (lock held). Appends only ever grow the active segment, and a new segment is started only
-        when it is full, so an unchanged, not-full segment is still the tail."""
-        segment, ino, size, last = cached
+    def close(self) -> None:
+        """Close the files kept open between appends (the object stays usable: they reopen on demand)."""
+        with self._append_mutex:
+            if self._tail_cache is not None and self._tail_cache.file is not None:
+                self._tail_cache.file.close()
+            self._tail_cache = None
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
+
+    def _still_tail(self, cached: _Tail) -> _Tail | None:
+        """``cached`` if the active segment is exactly as this object's previous append left it (lock held).
+        Appends only ever grow the active segment, and a new segment is started only when it is full, so an
+        unchanged segment is still the tail; another writer or a repair shows as another inode or size."""
         try:
-            st = segment.stat()
+            st = cached.segment.stat()  # type: ignore[union-attr]  # cached tails always have a segment
         except OSError:
-            return None, None
-        if st.st_ino != ino or st.st_size != size or size >= self.segment_bytes:
-            return None, None
-        return segment, last
+            return None
+        return cached if st.st_ino == cached.ino and st.st_size == cached.size else None
+
+    def _open_tail(self) -> _Tail:
+        """The active segment (repaired) opened for appending, or no file when there is none yet."""
+        segment, last = self._repair_tail()
+        if segment is None:
+            return _Tail(None, None, 0, 0, last)
+        handle = _open_append(segment)
+        st = os.fstat(handle.fileno())
+        return _Tail(segment, handle, st.st_ino, st.st_size, last)
+
+    @contextmanager
+    def _held_lock(self) -> Iterator[None]:
+        """The stream's flock through the lock file kept open (the mutex is held by the caller)."""
+        if self._lock_file is None:
+            self._lock_file = _open_lock_file(self.dir / ".lock")
+        fd = self._lock_file.fileno()
+        _acquire_flock(fd, self.dir, self.lock_timeout)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _repair_tail(self) -> tuple[Path | None, JournalEntry | None]:
         """The active segment and the last good entry; cuts a line torn by a crash (lock held)."""
@@ -297,31 +340,86 @@ def _tail(segment: Path) -> tuple[JournalEntry | None, int]:
             block *= 4
 
 
+@dataclass(slots=True)
+class _Tail:
+    """The active segment after an append: path, the file open for appending (None before the first
+    segment exists), its inode and size, and its last entry."""
+
+    segment: Path | None
+    file: io.FileIO | None
+    ino: int
+    size: int
+    last: JournalEntry | None
+
+
+def _open_append(segment: Path) -> io.FileIO:
+    return io.FileIO(os.open(segment, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "wb")
+
+
+def _append_durably(fd: int, data: bytes) -> None:
+    """Append ``data`` to the file open on ``fd`` (O_APPEND) and return once it is on disk.
+
+    Linux does both in one syscall (``pwritev2`` with RWF_DSYNC: the data and the size, as fdatasync);
+    elsewhere, or where the file system refuses the flag, write then fsync."""
+    view = memoryview(data)
+    if _RWF_DSYNC_APPEND is not None:
+        try:
+            while view:
+                view = view[os.pwritev(fd, [view], -1, _RWF_DSYNC_APPEND) :]
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
+
+
+_RWF_DSYNC_APPEND = (
+    os.RWF_DSYNC | os.RWF_APPEND if hasattr(os, "pwritev") and hasattr(os, "RWF_APPEND") else None
+)
+
+
+def _open_lock_file(path: Path) -> io.FileIO:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except FileNotFoundError:  # the folder is made on first use only (one syscall less per append)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    return io.FileIO(fd, "r+")
+
+
+def _acquire_flock(fd: int, stream_dir: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise Conflict(f"journal {stream_dir} is busy") from None
+            time.sleep(0.002)
+
+
 class _flock:
+    """The stream's flock for one operation, through its own open of the lock file."""
+
     def __init__(self, path: Path, timeout: float) -> None:
         self.path = path
         self.timeout = timeout
-        self.fd = -1
+        self.file: io.FileIO | None = None
 
     def __enter__(self) -> None:
+        self.file = _open_lock_file(self.path)
         try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except FileNotFoundError:  # the folder is made on first use only (one syscall less per append)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(self.fd)
-                    raise Conflict(f"journal {self.path.parent} is busy") from None
-                time.sleep(0.002)
+            _acquire_flock(self.file.fileno(), self.path.parent, self.timeout)
+        except BaseException:
+            self.file.close()
+            raise
 
     def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
+        assert self.file is not None
+        self.file.close()  # closing the only fd on the open file releases its flock
 
 
 # -- the store side: positions, replay, journaled writes ----------------------------------------------------

@@ -20,6 +20,7 @@ from triage.status.probes import http_probe
 from triage.status.rules import component_state
 from triage.status.schemas import CheckOutcome, Impact, Maintenance, Sample
 from triage.status.store import StatusStore
+from triage.threads import start_background
 
 log = logging.getLogger("triage.status.recorder")
 
@@ -104,8 +105,7 @@ class StatusRecorder:
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="triage-status", daemon=True)
-        self._thread.start()
+        self._thread = start_background(self._run, "triage-status")
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import pytest
+
+from triage.threads import BACKGROUND_NICENESS, start_background
+
+
+@pytest.mark.xfail(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's", strict=True)
+def test_background_threads_run_nicer_than_their_starter_and_pass_it_on() -> None:
+    seen: dict[str, int] = {}
+
+    def nice_of_this_thread() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def work() -> None:
+        seen["background"] = nice_of_this_thread()
+        child = threading.Thread(target=lambda: seen.setdefault("its child", nice_of_this_thread()))
+        child.start()  # e.g. DuckDB's worker threads, started by the store writer
+        child.join()
+
+    start_background(work, "test-background").join(10)
+    mine = nice_of_this_thread()
+    assert seen["background"] == min(19, mine + BACKGROUND_NICENESS)
+    assert seen["its child"] == seen["background"]
+    assert nice_of_this_thread() == mine  # the starting thread keeps its priority
