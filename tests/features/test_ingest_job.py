@@ -322,6 +322,34 @@ def test_a_grown_copy_read_in_the_same_run_adds_only_its_new_lines(
     assert store.verify() == []
 
 
+def test_files_sharing_a_head_in_one_run_are_told_apart_while_their_batches_are_on_their_way(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The run keeps its own view of the sources (nothing waits for the commits): a copy of a file read just
+    before adds nothing, while a shorter copy (it ends before what is committed) and a file with the same
+    head but other bytes are new sources (their ids then come from the whole file, the head's being taken)
+    -- as when each file is ingested in a run of its own."""
+    lines = _lines(HDFS)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_bytes(b"".join(lines[:200]))
+    (logs / "b.log").write_bytes(b"".join(lines[:200]))  # the same bytes
+    (logs / "c.log").write_bytes(b"".join(lines[:150]))  # a prefix
+    (logs / "d.log").write_bytes(b"".join(lines[:50] + lines[220:]))  # same head, then other lines
+    report = ingest(settings, [logs], batch_lines=40)
+    assert report.lines == 200 + 150 + 130 and report.sources == 3 and report.unchanged == 1
+    one_by_one = Settings(home=tmp_path / "one_by_one")
+    for name in ("a", "b", "c", "d"):
+        ingest(one_by_one, [logs / f"{name}.log"], batch_lines=40)
+    store, reference = _store(settings), FeatureStore(one_by_one)
+    assert store.verify() == []
+    columns = ["source_id", "bytes_committed", "lines_committed", "check_sha", "head_len", "head_sha"]
+    assert store.sources()[columns].sort_values("source_id").values.tolist() == (
+        reference.sources()[columns].sort_values("source_id").values.tolist()
+    )
+    assert store.counts()["events"] == reference.counts()["events"] == 480
+
+
 def test_waiting_batches_are_committed_together_and_exactly_once(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -260,3 +260,38 @@ def test_state_is_rebuilt_as_templates_gain_versions() -> None:
         "the disk <*> failed on rack one",
     ]
     assert [v["version"] for v in versions] == [1, 2]
+
+
+@pytest.mark.parametrize("max_clusters", [None, 40])
+def test_state_json_is_the_state_as_json_after_every_batch(max_clusters: int | None) -> None:
+    """``state_json`` (what the ingest job stores after each batch) keeps the text of templates that did not
+    change since its last call; it must always be exactly the JSON of ``to_state()``: counts, first/last
+    seen, new versions, merges (enumerated words that stop splitting templates), Drain's new clusters and
+    evictions (``max_clusters``) and a reload included."""
+    from datetime import timedelta
+
+    base = datetime(2024, 5, 1)
+    stream = [
+        LogRecord(r.source, i, r.content, timestamp=base + timedelta(seconds=i * 37 % 1000) if i % 7 else None)
+        for i, r in enumerate(ALL + ALL[::2], 1)
+    ]
+    stream += [
+        LogRecord("s", 1, "the job finished as SUCCEEDED"),
+        LogRecord("s", 2, "the job finished as FAILED"),
+        LogRecord("s", 3, "the job finished as KILLED"),  # a third word: the split templates merge
+        LogRecord("s", 4, "the job finished as 42", timestamp=base - timedelta(days=1)),
+    ]
+
+    def expected(parser: TemplateParser) -> str:
+        return json.dumps(parser.to_state(), separators=(",", ":"), ensure_ascii=False)
+
+    parser = TemplateParser(ParserConfig(miner={"max_clusters": max_clusters}))
+    assert parser.state_json() == expected(parser)
+    for start in range(0, len(stream), 97):
+        parser.parse_batch(stream[start : start + 97])
+        assert parser.state_json() == expected(parser)
+    assert any(t.merged_into for t in parser.templates())
+    again = TemplateParser.from_state(json.loads(parser.state_json()))
+    assert again.state_json() == expected(again)
+    again.parse_batch(stream[:50])
+    assert again.state_json() == expected(again)

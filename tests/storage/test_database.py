@@ -182,3 +182,66 @@ def test_a_read_waits_out_a_read_write_instance_still_closing_in_this_process(tm
             pass
     finally:
         held.close()
+
+
+def _count_in_another_process(path: Path, queue: mp.Queue) -> None:
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(path))  # read-write: fails while any process holds the file
+        queue.put(con.execute("SELECT count(*) FROM items").fetchall()[0][0])
+        con.close()
+    except Exception as exc:  # pragma: no cover - the failure being tested for
+        queue.put(repr(exc))
+
+
+def test_a_kept_engine_holds_the_file_only_during_sessions(tmp_path: Path) -> None:
+    """keep_engine attaches the file per session: between sessions another process opens it read-write,
+    nothing is left in a WAL (detaching checkpoints), and a failed session rolls back and leaves the engine
+    usable."""
+    path = tmp_path / "s.duckdb"
+    db = Database(path, keep_engine=True, threads=1)
+    db.migrate(MIGRATIONS)
+    wal = path.with_name(path.name + ".wal")
+    wal_after_close: list[bool] = []
+    for i in range(3):
+        with db.write(after_close=lambda: wal_after_close.append(wal.exists())) as s:
+            s.append_df("items", pd.DataFrame({"id": [i], "name": [f"n{i}"]}))
+        assert wal_after_close == [False] * (i + 1)
+        queue: mp.Queue = mp.get_context("spawn").Queue()
+        other = mp.get_context("spawn").Process(target=_count_in_another_process, args=(path, queue))
+        other.start()
+        other.join(60)
+        assert queue.get(timeout=5) == i + 1
+    with pytest.raises(StorageError), db.write() as s:
+        s.execute("INSERT INTO items VALUES (9, 'x', NULL)")
+        s.execute("SELECT nope FROM items")
+    with db.read() as s:
+        assert s.scalar("SELECT count(*) FROM items") == 3
+        assert s.read_only
+    plain = Database(path)  # a plain handle in the same process, after the kept engine's sessions
+    with plain.write() as s:
+        s.execute("INSERT INTO items VALUES (10, 'y', NULL)")
+    with db.read() as s:
+        assert s.scalar("SELECT count(*) FROM items") == 4
+    db.close()
+    with db.read() as s:  # a closed engine is made again on demand
+        assert s.scalar("SELECT count(*) FROM items") == 4
+
+
+def test_a_kept_engine_writes_row_groups_of_the_size_asked(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    db = Database(path, keep_engine=True, row_group_size=4096)
+    db.migrate(MIGRATIONS)
+    for start in (0, 5000):
+        with db.write() as s:
+            s.execute(f"INSERT INTO items SELECT range, 'x', NULL FROM range({start}, {start} + 5000)")
+    with Database(path).read() as s:
+        sizes = [r[0] for r in s.execute(
+            "SELECT max(count) FROM pragma_storage_info('items') WHERE column_name = 'name' GROUP BY row_group_id"
+        )]  # fmt: skip
+    assert sum(sizes) == 10_000 and max(sizes) <= 4096
+    with pytest.raises(ValueError):
+        Database(path, row_group_size=4096)  # needs keep_engine
+    with pytest.raises(ValueError):
+        Database(path, keep_engine=True, row_group_size=5000)  # not a multiple of DuckDB's vector size

@@ -142,11 +142,29 @@ class IngestBatch:
 class FeatureStore:
     """Typed access to the store file of one home folder. Cheap to construct: it opens nothing."""
 
-    def __init__(self, settings: Settings, *, lock_timeout: float = 120.0, threads: int = 2) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        lock_timeout: float = 120.0,
+        threads: int = 2,
+        keep_engine: bool = False,
+        row_group_size: int | None = None,
+    ) -> None:
         """``threads``: DuckDB's worker threads per session (ingest commits use 1: its batch inserts gain
-        nothing from a second thread that would compete with the parser for the other core)."""
+        nothing from a second thread that would compete with the parser for the other core).
+        ``keep_engine``: one DuckDB instance for all of this object's sessions, the file attached per session;
+        for a caller that opens the store many times in a row, such as the ingest job, whose sessions then
+        run one at a time. ``row_group_size``: with ``keep_engine``, the row group size of what this object
+        writes (see :class:`~triage.storage.database.Database`)."""
         self.settings = settings
-        self.db = Database(settings.store_path, lock_timeout=lock_timeout, threads=threads)
+        self.db = Database(
+            settings.store_path,
+            lock_timeout=lock_timeout,
+            threads=threads,
+            keep_engine=keep_engine,
+            row_group_size=row_group_size,
+        )
 
     @property
     def path(self) -> Path:
@@ -383,6 +401,16 @@ class FeatureStore:
                 " ORDER BY head_len DESC, bytes_committed DESC",
                 [v for pair in heads for v in pair],
             )
+        return [SourceState(*row) for row in rows]
+
+    def source_states(self) -> list[SourceState]:
+        """Every source (one read session): what an ingest run starts from (see ``ingest_job.SourceIndex``)."""
+        if not self.db.exists():
+            return []
+        with self.db.read() as s:
+            if not s.table_exists("ingest_sources"):
+                return []
+            rows = s.execute(f"SELECT {SOURCE_COLUMNS} FROM ingest_sources ORDER BY source_id")
         return [SourceState(*row) for row in rows]
 
     def source(self, source_id: str) -> SourceState | None:

@@ -8,6 +8,7 @@ plain JSON-able dicts (``export_state`` / ``import_state``).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -113,6 +114,9 @@ class DrainMiner:
             param_str=WILDCARD,
             parametrize_numeric_tokens=True,
         )
+        # the prefix tree as JSON, and the (root, clusters made) it was made for: Drain changes its tree
+        # only when it makes a cluster (``add_seq_to_prefix_tree``), so the text holds until the next one
+        self._tree_json: tuple[Node, int, str] | None = None
 
     def add(self, tokens: Sequence[str]) -> tuple[int, tuple[str, ...], bool]:
         """Put ``tokens`` into the best cluster (or a new one): (cluster id, its template, created?)."""
@@ -150,15 +154,28 @@ class DrainMiner:
                 yield cluster.cluster_id, cluster.log_template_tokens, cluster.size
 
     # --- persistence: plain data only ---
-    def export_state(self) -> dict[str, Any]:
-        return {
+    def export_state(self, *, tree: bool = True) -> dict[str, Any]:
+        state = {
             "config": self.config.model_dump(mode="json"),
             "clusters_counter": self._drain.clusters_counter,
             "clusters": [
                 {"id": cid, "tokens": list(tokens), "size": size} for cid, tokens, size in self.clusters()
             ],
-            "tree": _node_to_dict(self._drain.root_node),
         }
+        if tree:
+            state["tree"] = _node_to_dict(self._drain.root_node)
+        return state
+
+    def state_json(self) -> str:
+        """``export_state()`` as compact JSON (``separators=(",", ":")``, ``ensure_ascii=False``), the same
+        text, with the prefix tree's part kept from the last call while Drain made no cluster since."""
+        drain = self._drain
+        cached = self._tree_json
+        if cached is None or cached[0] is not drain.root_node or cached[1] != drain.clusters_counter:
+            tree = _dump(_node_to_dict(drain.root_node))
+            cached = self._tree_json = (drain.root_node, drain.clusters_counter, tree)
+        head = _dump(self.export_state(tree=False))
+        return f'{head[:-1]},"tree":{cached[2]}}}'
 
     @classmethod
     def import_state(cls, state: dict[str, Any]) -> DrainMiner:
@@ -171,6 +188,10 @@ class DrainMiner:
         drain.clusters_counter = int(state["clusters_counter"])
         drain.root_node = _node_from_dict(state["tree"])
         return miner
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _node_to_dict(node: Node) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,9 @@ class _TemplateInfo:
     # the versions as state items (``to_state``), kept because a version never changes once made and the
     # state is written after every ingest batch; rebuilt when versions were added
     state_versions: list[tuple[int, str, str | None, str | None]] = field(default_factory=list)
+    # this template's item of ``state_json`` and what it was made from (rebuilt when any of that changed)
+    state_text: str = ""
+    state_key: tuple[Any, ...] | None = None
 
     def versions_state(self) -> list[dict[str, Any]]:
         known = self.state_versions
@@ -310,33 +314,48 @@ class TemplateParser:
     def to_state(self) -> dict[str, Any]:
         """Plain JSON-able state: config, rules, Drain's tree and clusters, templates and their history."""
         return {
+            **self._state_head(),
+            "miner": self._miner.export_state(),
+            "clusters": self._clusters_state(),
+            # creation order (= serial)
+            "templates": [_template_state(info) for info in self._by_id.values()],
+        }
+
+    def state_json(self) -> str:
+        """``json.dumps(self.to_state(), separators=(",", ":"), ensure_ascii=False)``, the same text, made for
+        a caller that writes the state again and again (the ingest job, after every batch): each template's
+        item is kept from the previous call while nothing in it changed, and only the others are rebuilt."""
+        head = _dump(self._state_head())
+        items = []
+        for info in self._by_id.values():
+            merged = info.merged_into
+            key = (info.count, info.first_seen, info.last_seen, merged, merged and merged.template_id,
+                   len(info.versions), info.tokens)  # fmt: skip
+            if key != info.state_key:
+                info.state_text = _dump(_template_state(info))
+                info.state_key = key
+            items.append(info.state_text)
+        miner, clusters = self._miner.state_json(), _dump(self._clusters_state())
+        return f'{head[:-1]},"miner":{miner},"clusters":{clusters},"templates":[{",".join(items)}]}}'
+
+    def _state_head(self) -> dict[str, Any]:
+        return {
             "kind": STATE_KIND,
             "state_version": STATE_VERSION,
             "config": self.config.model_dump(mode="json"),
             "rules": self.rules.model_dump(mode="json"),
             "rules_fingerprint": self.rules.fingerprint(),
-            "miner": self._miner.export_state(),
-            "clusters": [
-                {
-                    "cluster_id": cluster_id,
-                    "slots": {str(p): None if v is None else sorted(v) for p, v in cluster.slots.items()},
-                    "templates": [info.template_id for info in cluster.templates.values()],
-                }
-                for cluster_id, cluster in self._clusters.items()
-            ],
-            "templates": [
-                {
-                    "template_id": info.template_id,
-                    "tokens": list(info.tokens),
-                    "count": info.count,
-                    "first_seen": _iso(info.first_seen),
-                    "last_seen": _iso(info.last_seen),
-                    "merged_into": None if info.merged_into is None else info.merged_into.template_id,
-                    "versions": info.versions_state(),
-                }
-                for info in self._by_id.values()  # creation order (= serial)
-            ],
         }
+
+    def _clusters_state(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "cluster_id": cluster_id,
+                "slots": {str(p): None if v is None else sorted(v) for p, v in cluster.slots.items()},
+                "templates": [info.template_id for info in cluster.templates.values()],
+            }
+            for cluster_id, cluster in self._clusters.items()
+        ]
 
     @classmethod
     def from_state(cls, state: dict[str, Any], *, rules: RuleSet | None = None) -> TemplateParser:
@@ -423,6 +442,22 @@ _new_event = _event_constructor()
 
 def _enumerable(values: set[str], limit: int) -> bool:
     return len(values) <= limit and all(_PLAIN_WORD.match(v) and v.lower() not in VALUE_WORDS for v in values)
+
+
+def _template_state(info: _TemplateInfo) -> dict[str, Any]:
+    return {
+        "template_id": info.template_id,
+        "tokens": list(info.tokens),
+        "count": info.count,
+        "first_seen": _iso(info.first_seen),
+        "last_seen": _iso(info.last_seen),
+        "merged_into": None if info.merged_into is None else info.merged_into.template_id,
+        "versions": info.versions_state(),
+    }
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _survivor(info: _TemplateInfo) -> _TemplateInfo:

@@ -6,6 +6,13 @@ at the same time, nobody keeps the file open: every unit of work opens it, does 
 (about 35 ms for a 1M-row file). A cross-process ``flock`` next to the file orders the openers: readers
 share it, a writer holds it alone, so DuckDB's own lock is never contended and nobody sees its error.
 
+Opening a DuckDB file creates a whole DuckDB instance (≈ 25–35 ms of CPU, mostly building its catalog of
+built-in functions), whatever the file holds. A process that opens the same store many times in a row (the
+ingest job: a few sessions per file and one per batch) can ask for ``Database(..., keep_engine=True)``: one
+in-memory instance is kept and the file is ``ATTACH``ed for each session and ``DETACH``ed at its end (≈ 2 ms),
+which checkpoints and closes the file exactly as closing a connection does, so between sessions nobody holds
+it and other processes open it as before.
+
 Written against duckdb 2.0: relations have no ``fetchone``; a pending ``execute`` result must be read
 before the next ``sql`` call, so :class:`Session` always fetches eagerly.
 """
@@ -32,6 +39,7 @@ if TYPE_CHECKING:  # pandas is imported by duckdb when a DataFrame is asked for,
 
 
 _TEARDOWN_WAIT = 2.0  # seconds a closing DuckDB instance of the same file may take to go away
+_ALIAS = "triage_store"  # the name a kept engine attaches the file under (see Database's keep_engine)
 
 
 class StorageError(TriageError):
@@ -141,14 +149,44 @@ class Database:
     _schema_inode: ClassVar[dict[Path, int]] = {}
     _schema_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, path: Path, *, lock_timeout: float = 120.0, threads: int = 2) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        lock_timeout: float = 120.0,
+        threads: int = 2,
+        keep_engine: bool = False,
+        row_group_size: int | None = None,
+    ) -> None:
+        """``keep_engine``: keep one in-memory DuckDB instance for this object's sessions and attach the file
+        to it per session, instead of opening a new instance per session (see the module docstring). The
+        sessions of such an object run one at a time (a lock in this process), like DuckDB's own use of it
+        from one connection; the file is open only during a session either way.
+
+        ``row_group_size`` (with ``keep_engine``; a multiple of 2,048): the most rows DuckDB puts in one row
+        group of what this object's write sessions append (DuckDB's default: 122,880). It is not stored in
+        the file: other writers append with their own."""
+        if row_group_size is not None and (not keep_engine or row_group_size <= 0 or row_group_size % 2048):
+            raise ValueError("row_group_size needs keep_engine and a positive multiple of 2048")
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.lock_timeout = lock_timeout
         self.threads = threads
+        self.keep_engine = keep_engine
+        self.row_group_size = row_group_size
+        self._engine: duckdb.DuckDBPyConnection | None = None
+        self._engine_lock = threading.Lock()
 
     def exists(self) -> bool:
         return self.path.exists()
+
+    def close(self) -> None:
+        """Let go of the kept engine, if any (the file itself is open only during sessions anyway)."""
+        with self._engine_lock:
+            engine, self._engine = self._engine, None
+            if engine is not None:
+                with suppress(duckdb.Error):
+                    engine.close()
 
     @contextmanager
     def write(self, *, after_close: Callable[[], None] | None = None) -> Iterator[Session]:
@@ -159,8 +197,8 @@ class Database:
         write, knowing no other writer can have touched it in between.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._flock(fcntl.LOCK_EX):
-            con = self._connect(read_only=False)
+        with self._one_session(), self._flock(fcntl.LOCK_EX):
+            con = self._open(read_only=False)
             try:
                 self._reapply_if_replaced(con)
                 con.execute("BEGIN TRANSACTION")
@@ -171,7 +209,7 @@ class Database:
                     con.execute("ROLLBACK")
                 raise
             finally:
-                con.close()
+                self._close(con)
             if after_close is not None:
                 after_close()
 
@@ -197,12 +235,12 @@ class Database:
         if self._replaced():
             with self.write():  # a read-only session cannot create tables: bring the schema back first
                 pass
-        with self._flock(fcntl.LOCK_SH):
-            con = self._connect(read_only=True)
+        with self._one_session(), self._flock(fcntl.LOCK_SH):
+            con = self._open(read_only=True)
             try:
                 yield Session(con, read_only=True)
             finally:
-                con.close()
+                self._close(con)
 
     def migrate(self, migrations: Sequence[Migration]) -> list[Migration]:
         """Apply the migrations not yet recorded; returns those applied. Safe to call on every start."""
@@ -247,6 +285,55 @@ class Database:
                     con.execute("ROLLBACK")
                 raise
         self._schema_inode[key] = inode
+
+    @contextmanager
+    def _one_session(self) -> Iterator[None]:
+        """With a kept engine, one session at a time (the engine attaches the file under one name)."""
+        if not self.keep_engine:
+            yield
+            return
+        with self._engine_lock:
+            yield
+
+    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """A connection to the file for one session (lock held): a new instance, or the kept engine with
+        the file attached (and made the default catalog, so statements name tables as usual)."""
+        if not self.keep_engine:
+            return self._connect(read_only=read_only)
+        if self._engine is None:
+            self._engine = duckdb.connect(":memory:", config={"threads": self.threads})
+        con = self._engine.cursor()
+        path = str(self.path).replace("'", "''")
+        try:
+            if read_only:
+                options = " (READ_ONLY)"
+            else:
+                options = f" (ROW_GROUP_SIZE {self.row_group_size})" if self.row_group_size else ""
+            con.execute(f"ATTACH '{path}' AS {_ALIAS}{options}")
+            con.execute(f"USE {_ALIAS}")
+        except duckdb.Error as exc:
+            self._close(con)
+            raise StorageError(f"cannot open {self.path}: {exc}".splitlines()[0]) from exc
+        return con
+
+    def _close(self, con: duckdb.DuckDBPyConnection) -> None:
+        """End a session's connection: close it, or detach the file from the kept engine (which checkpoints
+        and closes the file as closing an instance does). If detaching fails, the engine itself is closed,
+        which closes the file all the same; the next session makes a new one."""
+        if not self.keep_engine:
+            con.close()
+            return
+        try:
+            con.execute("USE memory")
+            with suppress(duckdb.BinderException):  # not attached (ATTACH failed)
+                con.execute(f"DETACH {_ALIAS}")
+            con.close()
+        except BaseException:
+            engine, self._engine = self._engine, None
+            if engine is not None:
+                with suppress(duckdb.Error):
+                    engine.close()
+            raise
 
     def _connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         """Open the file (lock held). DuckDB refuses a read-only and a read-write instance of one file in one
