@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
 import time
 from pathlib import Path
 
@@ -245,3 +246,23 @@ def test_a_kept_engine_writes_row_groups_of_the_size_asked(tmp_path: Path) -> No
         Database(path, row_group_size=4096)  # needs keep_engine
     with pytest.raises(ValueError):
         Database(path, keep_engine=True, row_group_size=5000)  # not a multiple of DuckDB's vector size
+
+
+def test_a_kept_engine_waits_for_another_instance_of_the_file_that_is_still_closing(tmp_path: Path) -> None:
+    """In the scorer, the log inbox's ingest (kept engine) follows sessions that opened the file as their
+    own instance; one of those can outlive its session for a moment, and the attach must wait for it."""
+    import duckdb
+
+    db = Database(tmp_path / "s.duckdb", keep_engine=True)
+    with db.write() as session:
+        session.execute("CREATE TABLE t (x INTEGER)")
+    lingering = duckdb.connect(str(db.path))  # a same-file instance of this process, closing late
+    closer = threading.Timer(0.3, lingering.close)
+    closer.start()
+    try:
+        with db.write() as session:
+            session.execute("INSERT INTO t VALUES (1)")
+    finally:
+        closer.join()
+    with db.read() as session:
+        assert session.scalar("SELECT count(*) FROM t") == 1

@@ -99,10 +99,7 @@ class Runtime:
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
-        # One kept DuckDB engine for the process's sessions: the store writer, reactions and readers open the
-        # file several times a second, and a new engine costs 25-35 ms of CPU each time (≈ 10 % of the
-        # scorer's CPU under load), where attaching the file to a kept one costs ≈ 2 ms.
-        db = Database(settings.store_path, keep_engine=True)
+        db = Database(settings.store_path)
         incidents = IncidentStore(db)
         db.migrate(JOURNAL_MIGRATIONS)
         journal = Journal(settings.journal_dir, JOURNAL_STREAM)
@@ -147,7 +144,6 @@ class Runtime:
             self.writer.stop()
         if self.reactor is not None:
             self.reactor.stop()
-        self.db.close()  # the kept engine (a later session would make a new one)
 
     # --- diagnosis --------------------------------------------------------------------------------
     async def diagnose(self, event: ErrorEvent) -> tuple[DiagnosisOutcome, str]:

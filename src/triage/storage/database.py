@@ -304,17 +304,27 @@ class Database:
             self._engine = duckdb.connect(":memory:", config={"threads": self.threads})
         con = self._engine.cursor()
         path = str(self.path).replace("'", "''")
-        try:
-            if read_only:
-                options = " (READ_ONLY)"
-            else:
-                options = f" (ROW_GROUP_SIZE {self.row_group_size})" if self.row_group_size else ""
-            con.execute(f"ATTACH '{path}' AS {_ALIAS}{options}")
-            con.execute(f"USE {_ALIAS}")
-        except duckdb.Error as exc:
-            self._close(con)
-            raise StorageError(f"cannot open {self.path}: {exc}".splitlines()[0]) from exc
-        return con
+        if read_only:
+            options = " (READ_ONLY)"
+        else:
+            options = f" (ROW_GROUP_SIZE {self.row_group_size})" if self.row_group_size else ""
+        deadline = time.monotonic() + _TEARDOWN_WAIT
+        collected = False
+        while True:
+            try:
+                con.execute(f"ATTACH '{path}' AS {_ALIAS}{options}")
+                con.execute(f"USE {_ALIAS}")
+                return con
+            except duckdb.Error as exc:
+                # As in _connect: another instance of the file in this process (a plain session's, in
+                # teardown or held by garbage) refuses the attach for a moment after its session ended.
+                if "Unique file handle conflict" not in str(exc) or time.monotonic() >= deadline:
+                    self._close(con)
+                    raise StorageError(f"cannot open {self.path}: {exc}".splitlines()[0]) from exc
+                if not collected:
+                    gc.collect()
+                    collected = True
+                time.sleep(0.005)
 
     def _close(self, con: duckdb.DuckDBPyConnection) -> None:
         """End a session's connection: close it, or detach the file from the kept engine (which checkpoints
