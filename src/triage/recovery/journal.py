@@ -26,7 +26,6 @@ import io
 import json
 import os
 import threading
-import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -39,7 +38,7 @@ from typing import Any
 from triage.errors import Conflict, InvalidInput
 from triage.recovery.errors import JournalError
 from triage.storage.database import Database, Session, load_migrations
-from triage.storage.files import fsync_dir
+from triage.storage.files import fsync_dir, lock_exclusive
 
 MIGRATIONS = load_migrations("recovery", Path(__file__).parent / "sql")
 DEFAULT_STREAM = "ingest"
@@ -390,15 +389,7 @@ def _open_lock_file(path: Path) -> io.FileIO:
 
 
 def _acquire_flock(fd: int, stream_dir: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise Conflict(f"journal {stream_dir} is busy") from None
-            time.sleep(0.002)
+    lock_exclusive(fd, timeout=timeout, busy=f"journal {stream_dir} is busy", poll=0.002)
 
 
 class _flock:

@@ -56,6 +56,20 @@ def write_durably(path: Path, data: bytes, *, mode: int = 0o600) -> None:
         raise
 
 
+def lock_exclusive(fd: int, *, timeout: float, busy: str, poll: float = 0.05) -> None:
+    """Take an exclusive flock on the open file ``fd``, polling every ``poll`` seconds; :class:`Conflict`
+    with ``busy`` if another holder keeps it past ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise Conflict(busy) from None
+            time.sleep(poll)
+
+
 @contextmanager
 def exclusive_lock(path: Path, *, timeout: float, busy: str, permissions: int = 0o600) -> Iterator[None]:
     """Hold an exclusive flock on ``path`` (created if missing) for the block; :class:`Conflict` with ``busy``
@@ -64,15 +78,7 @@ def exclusive_lock(path: Path, *, timeout: float, busy: str, permissions: int = 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, permissions)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise Conflict(busy) from None
-                time.sleep(0.05)
+        lock_exclusive(fd, timeout=timeout, busy=busy)
         yield
     finally:
         os.close(fd)
