@@ -172,9 +172,9 @@ class DrainMiner:
         drain = self._drain
         cached = self._tree_json
         if cached is None or cached[0] is not drain.root_node or cached[1] != drain.clusters_counter:
-            tree = _dump(_node_to_dict(drain.root_node))
+            tree = compact_json(_node_to_dict(drain.root_node))
             cached = self._tree_json = (drain.root_node, drain.clusters_counter, tree)
-        head = _dump(self.export_state(tree=False))
+        head = compact_json(self.export_state(tree=False))
         return f'{head[:-1]},"tree":{cached[2]}}}'
 
     @classmethod
@@ -190,7 +190,8 @@ class DrainMiner:
         return miner
 
 
-def _dump(value: Any) -> str:
+def compact_json(value: Any) -> str:
+    """The state's JSON text: compact, non-ASCII kept (the parser's state uses the same form)."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 

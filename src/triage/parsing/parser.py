@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from triage.errors import IntegrityError, NotFound
 from triage.ingest.schemas import LogRecord
 from triage.parsing.masking import MaskedMessage, Masker, mining_text
-from triage.parsing.miner import DrainMiner, MinerConfig
+from triage.parsing.miner import DrainMiner, MinerConfig, compact_json
 from triage.parsing.redaction import Redactor
 from triage.parsing.rendering import VALUE_WORDS, WILDCARD, render_template
 from triage.parsing.rules import RuleSet
@@ -325,17 +324,17 @@ class TemplateParser:
         """``json.dumps(self.to_state(), separators=(",", ":"), ensure_ascii=False)``, the same text, made for
         a caller that writes the state again and again (the ingest job, after every batch): each template's
         item is kept from the previous call while nothing in it changed, and only the others are rebuilt."""
-        head = _dump(self._state_head())
+        head = compact_json(self._state_head())
         items = []
         for info in self._by_id.values():
             merged = info.merged_into
             key = (info.count, info.first_seen, info.last_seen, merged, merged and merged.template_id,
                    len(info.versions), info.tokens)  # fmt: skip
             if key != info.state_key:
-                info.state_text = _dump(_template_state(info))
+                info.state_text = compact_json(_template_state(info))
                 info.state_key = key
             items.append(info.state_text)
-        miner, clusters = self._miner.state_json(), _dump(self._clusters_state())
+        miner, clusters = self._miner.state_json(), compact_json(self._clusters_state())
         return f'{head[:-1]},"miner":{miner},"clusters":{clusters},"templates":[{",".join(items)}]}}'
 
     def _state_head(self) -> dict[str, Any]:
@@ -455,9 +454,6 @@ def _template_state(info: _TemplateInfo) -> dict[str, Any]:
         "versions": info.versions_state(),
     }
 
-
-def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _survivor(info: _TemplateInfo) -> _TemplateInfo:
