@@ -6,7 +6,9 @@ Starts the server in a fresh temporary home (so results don't depend on local st
 key, warms up, then measures /healthz (the ceiling: routing + JSON on this machine) and /v1/diagnose,
 both closed loop (maximum throughput), and /v1/diagnose at a fixed rate (open loop: the latency a service
 sees while the scorer handles that many diagnoses per second; see loadgen.py).
-Prints requests/s, p50 and p99 latency, errors, and the diagnose/healthz throughput ratio.
+Prints requests/s, p50 and p99 latency, errors, the server's CPU per request (with any child process), and
+the diagnose/healthz throughput ratio; ``--thread-cpu`` adds the CPU per request of each server thread (by its
+OS name: triage-journal, triage-writer, ...), and ``--profile F [--profile-fixed]`` records a py-spy profile.
 Targets (issue 5): ≥ 1,000 diagnoses/s, p99 ≤ 25 ms, ratio ≥ 0.3. The load generator shares the 2 cores.
 """
 
@@ -51,20 +53,63 @@ def real_messages(data: Path, limit: int = 4000) -> list[tuple[str, str, str]]:
     return found[:limit]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads) so far, from /proc (0.0 where there is none)."""
+def _stat_fields(path: Path) -> tuple[str, list[str]] | None:
+    """(command name, the fields after it) of a /proc stat file, or None if it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        head, tail = path.read_text().rsplit(")", 1)
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None
+    return head.split("(", 1)[1], tail.split()
 
 
-def measured(pid: int, run) -> tuple[LoadResult, float]:
+def _children(pid: int) -> list[int]:
+    """The server's child processes (its journal process)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        parsed = _stat_fields(stat)
+        if parsed is not None and parsed[1][1] == str(pid):
+            found.append(int(stat.parent.name))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a process (all its threads) and its children, from /proc."""
+    total = 0.0
+    for p in (pid, *_children(pid)):
+        parsed = _stat_fields(Path(f"/proc/{p}/stat"))
+        if parsed is not None:
+            total += (int(parsed[1][11]) + int(parsed[1][12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds so far of each thread of a process and its children, by thread name (same names add up;
+    a child's threads are named ``child:NAME``)."""
+    spent: dict[str, float] = {}
+    for p in (pid, *_children(pid)):
+        prefix = "" if p == pid else "child:"
+        for stat in Path(f"/proc/{p}/task").glob("*/stat"):
+            parsed = _stat_fields(stat)
+            if parsed is not None:
+                name = prefix + parsed[0]
+                spent[name] = spent.get(name, 0.0) + (int(parsed[1][11]) + int(parsed[1][12])) / os.sysconf("SC_CLK_TCK")
+    return spent
+
+
+THREAD_CPU: dict[str, dict[str, float]] = {}  # load name -> thread name -> CPU ms per request (--thread-cpu)
+
+
+def measured(pid: int, run, per_thread: bool = False) -> tuple[LoadResult, float]:
     """Run a load and return it with the server's CPU milliseconds per request during it."""
     before = cpu_seconds(pid)
+    threads_before = thread_cpu_seconds(pid) if per_thread else {}
     result = run()
     spent = cpu_seconds(pid) - before
+    if per_thread and result.requests:
+        after = thread_cpu_seconds(pid)
+        shares = THREAD_CPU.setdefault(result.name, {})
+        for name, seconds in after.items():
+            shares[name] = shares.get(name, 0.0) + (seconds - threads_before.get(name, 0.0)) * 1000 / result.requests
     return result, (spent * 1000 / result.requests if result.requests else float("nan"))
 
 
@@ -104,6 +149,10 @@ def main() -> None:
                              "(needs py-spy; see --py-spy)")
     parser.add_argument("--py-spy", default="py-spy", help="the py-spy executable")
     parser.add_argument("--profile-gil", action="store_true", help="profile only the thread holding the GIL")
+    parser.add_argument("--thread-cpu", action="store_true",
+                        help="also print the server's CPU per request by thread (Linux /proc)")
+    parser.add_argument("--profile-fixed", action="store_true",
+                        help="profile the fixed-rate run instead of the closed-loop diagnose run")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="triage-load-"))
@@ -144,7 +193,7 @@ def main() -> None:
         for round_no in range(args.rounds):  # alternate, so a change in the machine's load hits each
             for name, requests, rate in loads:
                 profiler = None
-                if args.profile and name == "POST /v1/diagnose" and round_no == 0:
+                if args.profile and name == (fixed if args.profile_fixed else "POST /v1/diagnose") and round_no == 0:
                     profiler = subprocess.Popen(
                         [args.py_spy, "record", "-p", str(server.pid), "-r", "50", "-f", "raw", "-o",
                          str(args.profile), "-d", str(int(args.seconds) + 1), "--threads",
@@ -153,7 +202,7 @@ def main() -> None:
                     time.sleep(1.0)  # let it attach
                 rounds[name].append(measured(server.pid, lambda name=name, requests=requests, rate=rate: run_load(
                     name, "127.0.0.1", port, requests, total=args.requests, seconds=args.seconds,
-                    concurrency=args.concurrency, rate=rate)))
+                    concurrency=args.concurrency, rate=rate), args.thread_cpu))
                 if profiler is not None:
                     profiler.wait(60)
         load_after = os.getloadavg()[0]
@@ -165,13 +214,19 @@ def main() -> None:
     print(f"\nmachine: {os.cpu_count()} cores; server: 1 uvicorn worker; load: {args.concurrency} connections, "
           f"≤ {args.seconds:.0f} s or {args.requests} requests each, {args.rounds} round(s) alternating")
     print(f"load average (1 min) before / after the measured runs: {load_before:.1f} / {load_after:.1f}")
-    print("| endpoint | requests | req/s | p50 ms | p99 ms | errors | server CPU ms/request |")
+    print("| endpoint | requests | req/s | p50 ms | p99 ms | errors | server CPU ms/request (with its child) |")
     print("|---|---|---|---|---|---|---|")
     runs = [pooled(results) for results in rounds.values()]
     results = [r for r, _ in runs]
     for r, cpu in runs:
         print(f"| {r.name} | {r.requests} | {r.rate:,.0f} | {r.p50:.2f} | {r.percentile(99):.2f} | {r.errors} "
               f"| {cpu:.3f} |")
+    if THREAD_CPU:
+        print("\nserver CPU ms per request by thread (summed over rounds' requests):")
+        for name, shares in THREAD_CPU.items():
+            rounds_run = len(rounds[name]) if name in rounds else 1
+            top = sorted(shares.items(), key=lambda kv: -kv[1])
+            print(f"  {name}: " + ", ".join(f"{t} {v / rounds_run:.3f}" for t, v in top if v / rounds_run >= 0.005))
     ratio = results[1].rate / results[0].rate if results[0].rate else 0.0
     print(f"\ndiagnose / healthz throughput ratio (closed loop): {ratio:.2f}")
     if args.rate:

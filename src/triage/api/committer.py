@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from triage.recovery.journal import Journal, JournalEntry
+from triage.threads import name_os_thread
 
 
 class GroupCommitter:
@@ -71,6 +72,7 @@ class GroupCommitter:
         self._thread.join(30)
 
     def _run(self) -> None:
+        name_os_thread("triage-journal")
         while True:
             with self._cond:
                 while not self._pending and not self._stopping:
