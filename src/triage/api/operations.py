@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from triage.changes.emergency import DeadlineBreach
     from triage.changes.schemas import Actor
     from triage.changes.service import ChangeService, RevertHook, SnapshotHook
-    from triage.diagnosis.engine import DiagnosisOutcome
+    from triage.diagnosis.schemas import Diagnosis
     from triage.settings import Settings
     from triage.storage.database import Database
 
@@ -179,7 +179,7 @@ class Operations:
         self.ensure_schema()
 
     # ---------------------------------------------------------------- reactions
-    def react(self, outcomes: Sequence[DiagnosisOutcome]) -> None:
+    def react(self, diagnoses: Sequence[Diagnosis]) -> None:
         """Alerts for a batch of stored diagnoses, and emergency changes for CRITICAL ones."""
         from triage.alerting.rules import signal_from_diagnosis
         from triage.alerting.schemas import DiagnosisSummary
@@ -187,8 +187,7 @@ class Operations:
         signals: dict[str, AlertSignal] = {}
         critical: dict[str, dict[str, Any]] = {}
         seen: set[tuple] = set()
-        for outcome in outcomes:
-            d = outcome.diagnosis
+        for d in diagnoses:
             incident = d.incident_id
             if d.severity.value == "CRITICAL" and incident and incident not in self._opened and incident not in critical:
                 critical[incident] = d.model_dump(mode="json")
