@@ -108,3 +108,83 @@ def test_stdin_and_exit_code_in_a_real_process(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"triage: error: no such file or directory: {tmp_path / 'missing.log'}"
+
+
+def test_a_large_input_read_by_a_reader_process_prints_the_same_json(tmp_path: Path) -> None:
+    """Past MIN_PROCESS_BYTES (and with two CPUs) `triage ingest` reads in a child process; the --json line
+    and the counts are those of reading in-process, and nothing but that line reaches stdout."""
+    from triage.features.ingest_job import ingest
+    from triage.ingest.reader_process import MIN_PROCESS_BYTES, reader_processes
+    from triage.settings import Settings
+
+    big = tmp_path / "big.log"
+    block = (FIXTURES / "HDFS_300.log").read_bytes()
+    big.write_bytes(block * (MIN_PROCESS_BYTES // len(block) + 1))
+    if reader_processes("auto", [big.stat().st_size]) == 0:
+        pytest.skip("fewer than two CPUs available: auto reads in-process")
+    proc = subprocess.run(
+        [sys.executable, "-m", "triage.cli", "--home", str(tmp_path / "home"), "ingest", str(big), "--json"],
+        capture_output=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == b"" and proc.stdout.count(b"\n") == 1
+    report = json.loads(proc.stdout)
+    inline = ingest(Settings(home=tmp_path / "inline"), [big], reader="inline").as_json()
+    assert set(report) == set(inline)
+    assert {**report, "seconds": 0} == {**inline, "seconds": 0}
+
+
+def test_killing_an_ingest_that_reads_in_a_child_process_stops_the_child_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL of `triage ingest` while its reader process runs: the reader exits too (its pipes close), and
+    running the command again resumes: every line once, the store sound."""
+    import contextlib
+    import os
+    import signal
+    import time
+
+    from triage.features.store import FeatureStore
+    from triage.ingest.reader_process import MIN_PROCESS_BYTES, reader_processes
+    from triage.settings import Settings
+
+    big = tmp_path / "big.log"
+    block = (FIXTURES / "HDFS_300.log").read_bytes()
+    copies = 2 * MIN_PROCESS_BYTES // len(block) + 1
+    big.write_bytes(block * copies)
+    if reader_processes("auto", [big.stat().st_size]) == 0:
+        pytest.skip("fewer than two CPUs available: auto reads in-process")
+    home = tmp_path / "home"
+    cmd = [sys.executable, "-m", "triage.cli", "--home", str(home), "ingest", str(big), "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    children: set[int] = set()
+    deadline = time.monotonic() + 60
+    store = FeatureStore(Settings(home=home))
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError):
+            listed = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            children |= {int(p) for p in listed}
+        if children and store.db.exists():
+            try:
+                if store.counts().get("events", 0) > 0:
+                    break  # at least one batch committed: kill it mid-run
+            except Exception:  # the store is being written: try again
+                pass
+        time.sleep(0.05)
+    assert proc.poll() is None, "the ingest ended before it could be killed; make the input larger"
+    assert children, "no reader process was started"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    gone = time.monotonic() + 10
+    while time.monotonic() < gone and any(Path(f"/proc/{pid}").exists() for pid in children):
+        time.sleep(0.05)
+    for pid in children:  # exited (or a zombie of init's, about to be reaped)
+        status = Path(f"/proc/{pid}/status")
+        assert not status.exists() or "State:\tZ" in status.read_text(), f"reader {pid} still running"
+
+    again = subprocess.run(cmd, capture_output=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert store.verify() == []
+    assert store.counts()["events"] == 300 * copies
+    runs = store.ingest_runs()
+    assert runs["lines"].sum() == 300 * copies and runs["status"].iloc[-1] == "completed"

@@ -306,8 +306,9 @@ def test_templates_merged_by_the_parser_are_updated_even_without_events_in_the_b
     assert store.verify() == []
 
 
+@pytest.mark.parametrize("reader", ["inline", "process"])
 def test_a_grown_copy_read_in_the_same_run_adds_only_its_new_lines(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, reader: str
 ) -> None:
     lines = _lines(HDFS)
     logs = tmp_path / "logs"
@@ -315,15 +316,16 @@ def test_a_grown_copy_read_in_the_same_run_adds_only_its_new_lines(
     (logs / "a.log").write_bytes(b"".join(lines[:200]))
     (logs / "b.log").write_bytes(b"".join(lines))  # a.log's bytes and 100 more lines
     # a.log's batches may still be on their way to the store when b.log is opened
-    report = ingest(settings, [logs], batch_lines=50)
+    report = ingest(settings, [logs], batch_lines=50, reader=reader)
     assert report.lines == 300 and report.sources == 2
     store = _store(settings)
     assert len(store.sources()) == 1 and store.counts()["events"] == 300
     assert store.verify() == []
 
 
+@pytest.mark.parametrize("reader", ["inline", "process"])
 def test_files_sharing_a_head_in_one_run_are_told_apart_while_their_batches_are_on_their_way(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, reader: str
 ) -> None:
     """The run keeps its own view of the sources (nothing waits for the commits): a copy of a file read just
     before adds nothing, while a shorter copy (it ends before what is committed) and a file with the same
@@ -336,7 +338,7 @@ def test_files_sharing_a_head_in_one_run_are_told_apart_while_their_batches_are_
     (logs / "b.log").write_bytes(b"".join(lines[:200]))  # the same bytes
     (logs / "c.log").write_bytes(b"".join(lines[:150]))  # a prefix
     (logs / "d.log").write_bytes(b"".join(lines[:50] + lines[220:]))  # same head, then other lines
-    report = ingest(settings, [logs], batch_lines=40)
+    report = ingest(settings, [logs], batch_lines=40, reader=reader)
     assert report.lines == 200 + 150 + 130 and report.sources == 3 and report.unchanged == 1
     one_by_one = Settings(home=tmp_path / "one_by_one")
     for name in ("a", "b", "c", "d"):
@@ -397,3 +399,122 @@ def test_waiting_batches_are_committed_together_and_exactly_once(
     assert store.templates().to_dict("records") == FeatureStore(reference).templates().to_dict("records")
     runs = store.ingest_runs()
     assert runs["lines"].sum() == 700
+
+
+# ------------------------------------------------------------------------------------------ reader processes
+
+LOGS = FIXTURES.parent / "logs"
+
+
+def _mixed_logs(folder: Path) -> Path:
+    """Every log fixture (Loghub slices, handwritten formats, JSON lines, messy lines), a multi-line file with
+    PHI, binary and orphan lines, a file without timestamps, and a prefix copy of another file."""
+    folder.mkdir()
+    for sub in ("loghub", "handwritten", "messy"):
+        for path in sorted((LOGS / sub).iterdir()):
+            if path.suffix in (".log", ".jsonl"):
+                shutil.copy(path, folder / f"{sub}_{path.name}")
+    for path in FIXTURES.glob("*.log"):
+        shutil.copy(path, folder / path.name)
+    (folder / "multi.log").write_bytes(_phi_log() + b"".join(GARBAGE))
+    (folder / "plain.log").write_bytes(b"".join(b"worker %d done task %d\n" % (i % 3, i) for i in range(120)))
+    hdfs = _lines(HDFS)
+    (folder / "zz_prefix.log").write_bytes(b"".join(hdfs[:180]))  # same head as HDFS_300.log, in flight
+    return folder
+
+
+def _store_contents(settings: Settings) -> dict[str, object]:
+    """Everything ingest stores, but wall-clock values (run ids, ingest times, version observed_at)."""
+    store = _store(settings)
+    tables = {
+        "events": "SELECT source_id, source, line_no, ts, service, component, host, level, template_id, params,"
+        " content, n_lines FROM events ORDER BY source_id, line_no",
+        "templates": "SELECT * FROM templates ORDER BY template_id",
+        "versions": "SELECT template_id, version, text FROM template_versions ORDER BY template_id, version",
+        "quarantine": "SELECT source_id, source, line_no, raw, raw_sha256, reason FROM quarantine"
+        " ORDER BY source_id, line_no",
+        "sources": "SELECT source_id, path, format, default_year, service, head_len, head_sha, bytes_committed,"
+        " lines_committed, check_sha FROM ingest_sources ORDER BY source_id",
+        "runs": "SELECT status, sources, lines, events, merged, quarantined, templates FROM ingest_runs"
+        " ORDER BY started_at",
+    }
+    out: dict[str, object] = {
+        name: store.sql(sql).astype(str).values.tolist() for name, sql in tables.items()
+    }
+    committed = store.miner_state()
+    assert committed is not None
+    state = json.loads(committed[1])
+    for template in state["templates"]:
+        for version in template["versions"]:
+            version.pop("observed_at")
+    out["state"] = state
+    return out
+
+
+@pytest.mark.parametrize("cpus", [2, 3])
+def test_reading_in_processes_stores_exactly_what_reading_in_process_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: int
+) -> None:
+    """Events, templates and their versions, quarantine, sources and parser state are the same whether files
+    are read in this process or in reader processes (one, or two taking files in turn, as with 3 CPUs), with
+    small batches, a file in flight when a file with the same head is planned, and a second run with one
+    file more."""
+    from triage.ingest import reader_process
+
+    monkeypatch.setattr(reader_process, "available_cpus", lambda: cpus)
+    assert reader_process.reader_processes("process", [1, 1, 1]) == cpus - 1
+    logs = _mixed_logs(tmp_path / "logs")
+    extra = tmp_path / "later.log"
+    extra.write_bytes(b"".join(reversed(_lines(FIXTURES / "OpenSSH_200.log"))))
+    homes = {}
+    for reader in ("inline", "process"):
+        home = Settings(home=tmp_path / reader)
+        first = ingest(home, [logs], batch_lines=37, reader=reader)
+        assert first.events + first.merged + first.quarantined == first.lines > 1900
+        second = ingest(home, [logs, extra], batch_lines=37, reader=reader)
+        assert (second.lines, second.sources, second.unchanged) == (200, 1, first.sources + first.unchanged)
+        assert _store(home).verify() == []
+        homes[reader] = (_store_contents(home), first.as_json() | {"seconds": 0})
+    assert homes["process"] == homes["inline"]
+    assert homes["inline"][0]["quarantine"] and any(e[-1] != "1" for e in homes["inline"][0]["events"])
+
+
+def test_a_reader_process_that_dies_fails_the_run_cleanly_and_the_next_run_resumes(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader child is killed (SIGKILL) mid-file: the run fails with a clear error, the store holds whole
+    batches only, and the next run resumes there -- the same store as an uninterrupted run."""
+    import os
+    import signal
+
+    from triage.ingest.reader_process import ReaderFailed, ReaderPool
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "big.log").write_bytes(HDFS.read_bytes() * 40)  # 12,000 lines, more than the pipe holds
+    shutil.copy(FIXTURES / "OpenSSH_200.log", logs / "ssh.log")
+    reference = Settings(home=tmp_path / "reference")
+    ingest(reference, [logs], batch_lines=400, reader="inline")
+
+    class KilledPool(ReaderPool):
+        def take(self):  # type: ignore[override]
+            for n, batch in enumerate(super().take(), 1):
+                if n == 3:
+                    for pid in self.pids:
+                        os.kill(pid, signal.SIGKILL)
+                yield batch
+
+    monkeypatch.setattr(ingest_job, "ReaderPool", KilledPool)
+    with pytest.raises(ReaderFailed, match=r"reader process failed: .*exit code -9"):
+        ingest(settings, [logs], batch_lines=400, reader="process")
+    store = _store(settings)
+    run = store.ingest_runs().iloc[0]
+    assert run["status"] == "failed" and "reader process failed" in run["error"]
+    assert 0 < store.counts()["events"] < 12_000 and store.verify() == []
+
+    monkeypatch.setattr(ingest_job, "ReaderPool", ReaderPool)
+    resumed = ingest(settings, [logs], batch_lines=400, reader="process")
+    assert resumed.lines + run["lines"] == 12_200
+    assert store.verify() == []
+    assert _rows(store) == _rows(FeatureStore(reference))
+    assert store.templates().to_dict("records") == FeatureStore(reference).templates().to_dict("records")

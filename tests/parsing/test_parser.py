@@ -295,3 +295,41 @@ def test_state_json_is_the_state_as_json_after_every_batch(max_clusters: int | N
     assert again.state_json() == expected(again)
     again.parse_batch(stream[:50])
     assert again.state_json() == expected(again)
+
+
+@pytest.mark.parametrize("max_clusters", [None, 40])
+def test_parse_micros_with_note_seen_equals_parse_columns(max_clusters: int | None) -> None:
+    """The ingest job's Arrow-side entry point: timestamps as microseconds (NO_TIME for none) and first/last
+    seen reported per template afterwards have exactly the effect of parse_columns."""
+    from datetime import timedelta
+
+    from triage.parsing.parser import NO_TIME
+
+    base = datetime(2024, 5, 1)
+    records = [
+        (r.content, base + timedelta(seconds=(i * 7919) % 997, microseconds=i) if i % 5 else None)
+        for i, r in enumerate(ALL + ALL[::3] + ALL, 1)
+    ]
+    epoch = datetime(1970, 1, 1)
+    config = ParserConfig(miner={"max_clusters": max_clusters})
+    by_columns, by_micros = TemplateParser(config), TemplateParser(config)
+    for start in range(0, len(records), 250):
+        chunk = records[start : start + 250]
+        contents = [c for c, _ in chunk]
+        stamps = [ts for _, ts in chunk]
+        expected = by_columns.parse_columns(contents, stamps)
+        micros = [NO_TIME if ts is None else (ts - epoch) // timedelta(microseconds=1) for ts in stamps]
+        got = by_micros.parse_micros(contents, micros)
+        assert got == expected
+        seen: dict[str, list[datetime]] = {}
+        for template_id, ts in zip(got[0], stamps, strict=True):
+            if ts is not None:
+                seen.setdefault(template_id, []).append(ts)
+        for template_id, values in seen.items():
+            by_micros.note_seen(template_id, min(values), max(values))
+    state_a, state_b = by_columns.to_state(), by_micros.to_state()
+    for state in (state_a, state_b):
+        for template in state["templates"]:
+            for version in template["versions"]:
+                version["observed_at"] = None  # wall-clock time of parsing
+    assert state_a == state_b

@@ -23,9 +23,12 @@ Exactly once, whatever happens to the process:
 * The run reads ``ingest_sources`` once, at its start, and keeps it up to date with every batch it
   submits (:class:`SourceIndex`), so opening the next file never waits for the commits still on their
   way; a store changed underneath (a restore) is still caught, by each commit's offset check.
-* The reader hands records over as plain row tuples and the parser returns columns
-  (``TemplateParser.parse_columns``), so no per-record object is built between the file and the Arrow
-  batch.
+* Files are read in batches of Arrow columns (:mod:`triage.ingest.batches`): by a reader process when two
+  or more CPUs are available and there is enough to read (:mod:`triage.ingest.reader_process`; one
+  file ahead of the parser, and the next file while this one's last batches are parsed), else in this
+  process. Parsing -- redaction, masking, Drain -- stays here, strictly in file order, so the store is
+  the same either way. The parser takes the messages as a column (``TemplateParser.parse_micros``), so
+  no per-record object is built between the file and the Arrow batch of events.
 
 Counting: ``lines`` is every physical line read, and each line lands in exactly one place, so
 ``events + merged + quarantined == lines`` (``merged``: continuation lines joined into the record above).
@@ -44,16 +47,18 @@ import shutil
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from operator import itemgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from triage.errors import IntegrityError, InvalidInput, NotFound
 from triage.features.store import FeatureStore, IngestBatch, RunCounts, SourceState
+from triage.ingest.batches import ReadBatch, ReadJob
+from triage.ingest.reader_process import InlineReader, Reader, ReaderPool, reader_processes
 from triage.settings import Settings
 from triage.storage.files import exclusive_lock
 
@@ -61,7 +66,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from triage.ingest.presets import FormatSpec
-    from triage.ingest.schemas import QuarantinedLine, Row
+    from triage.ingest.schemas import QuarantinedLine
     from triage.parsing import TemplateParser
 
 #: Bytes of a file's head hashed into its source id.
@@ -70,6 +75,8 @@ HEAD_BYTES = 4096
 CHECK_BYTES = 4096
 #: A batch closes at ``Settings.ingest_batch_lines`` physical lines or after BATCH_SECONDS of reading.
 BATCH_SECONDS = 2.0
+#: The first batch of a run read by a reader process: small, so parsing starts while it reads the rest.
+FIRST_BATCH_LINES = 2048
 #: At most this many waiting batches are committed in one transaction (see ``_Committer``).
 GROUP_COMMIT_BATCHES = 2
 #: Parsed batches waiting for the commit thread (bounds memory: each is at most one batch's lines).
@@ -366,20 +373,22 @@ def _stored_format(text: str | None) -> FormatSpec | None:
         return None
 
 
-def _columns(rows: list[Row]) -> list[list[Any]]:
-    """Row tuples -> one list per ``ROW_FIELDS`` column (``end_offset``, not needed, is left empty).
-    One ``map(itemgetter(i))`` per column: cheaper than transposing with ``zip(*rows)``."""
-    from triage.ingest.schemas import ROW_FIELDS
-
-    wanted = len(ROW_FIELDS) - 1
-    return [list(map(itemgetter(i), rows)) for i in range(wanted)] + [[]]
-
-
 def _repeat(value: Any, n: int, type: pa.DataType) -> pa.Array:
     """``pa.array([value] * n, type)``, made in Arrow (a datetime converted once, not n times)."""
     import pyarrow as pa
 
     return pa.repeat(pa.array([value], type)[0], n)
+
+
+def _warm_up() -> None:
+    """The one-off costs of the first batch, paid while a reader process reads it: importing
+    ``triage.parsing`` and pyarrow's import of pandas (≈ 0.5 s, at its first conversion of a Python list,
+    which it makes to check whether the list is a pandas object)."""
+    import pyarrow as pa
+
+    import triage.parsing  # noqa: F401
+
+    pa.array([None], pa.string())
 
 
 def _state_bytes(parser: TemplateParser) -> bytes:
@@ -419,11 +428,16 @@ def ingest(
     stdin: IO[bytes] | None = None,
     progress: Progress | None = None,
     batch_lines: int | None = None,
+    reader: str = "auto",
 ) -> IngestReport:
     """Ingest files, directories and/or standard input (``-``) into the store of ``settings.home``.
 
     ``format``: a preset name or a Loghub format string; detected per file when None. ``service``: the
     service of every record (default: what the log says, else the file's name up to its first dot).
+    ``reader``: where files are read -- ``"process"`` (a child process, on another CPU, while this one
+    parses and commits: :mod:`triage.ingest.reader_process`), ``"inline"`` (in this process), or
+    ``"auto"`` (a process when two CPUs are available and there are at least
+    ``reader_process.MIN_PROCESS_BYTES`` to read). The store ends up the same either way.
     Bad input (missing file, unreadable file, malformed format) raises before anything is written.
     """
     from triage.ingest.presets import resolve_format
@@ -435,17 +449,23 @@ def ingest(
     with _maybe_copy_stdin(paths, stdin, settings.interim_dir) as stdin_file:
         inputs = resolve_inputs(paths, stdin_file=stdin_file)
         lines = batch_lines or settings.ingest_batch_lines
-        store = FeatureStore(settings, threads=1, keep_engine=True, row_group_size=row_group_rows(lines))
+        # started first: the reader process's start-up overlaps opening the store and loading the parser
+        processes = reader_processes(reader, [i.size for i in inputs])
+        files: Reader = ReaderPool(processes) if processes else InlineReader()
         try:
-            store.migrate()
-            with ingest_lock(settings):
-                advance = progress(len(inputs), sum(i.size for i in inputs)) if progress else None
-                run = _IngestRun(
-                    settings, store, spec=spec, service=service, batch_lines=lines, advance=advance
-                )
-                return run.run(inputs, [str(p) for p in paths])
+            store = FeatureStore(settings, threads=1, keep_engine=True, row_group_size=row_group_rows(lines))
+            try:
+                store.migrate()
+                with ingest_lock(settings):
+                    advance = progress(len(inputs), sum(i.size for i in inputs)) if progress else None
+                    run = _IngestRun(
+                        settings, store, spec=spec, service=service, batch_lines=lines, advance=advance
+                    )
+                    return run.run(inputs, [str(p) for p in paths], files)
+            finally:
+                store.db.close()
         finally:
-            store.db.close()
+            files.close()
 
 
 @contextmanager
@@ -460,16 +480,19 @@ def _maybe_copy_stdin(
 
 
 @dataclass(slots=True)
-class _Batch:
-    """The items of one batch, and where it ends."""
+class _FilePlan:
+    """A file handed to the reader: the job, the source it extends, and its open handle (for check_sha)."""
 
-    records: list[Row]  # the reader's row tuples (``triage.ingest.schemas.ROW_FIELDS``)
-    quarantined: list[QuarantinedLine]
-    start_offset: int
-    end_offset: int
-    end_line: int
-    lines: int = 0
-    merged: int = 0
+    job: ReadJob
+    source: SourceState
+    format_json: str
+    handle: IO[bytes]
+    new: bool  # the source is not in the store yet (its first batch records it)
+
+    def same_head(self, handle: IO[bytes], size: int) -> bool:
+        """Does a file (``handle``, ``size`` bytes) start with this plan's source's head?"""
+        n = self.source.head_len
+        return n <= size and _sha(_read_at(handle, 0, n)) == self.source.head_sha
 
 
 class _Committer:
@@ -561,7 +584,7 @@ class _IngestRun:
         self.known: SourceIndex = SourceIndex()  # the store's sources, with this run's submitted batches
         self.commits = (0, 0.0, 0.0)  # count, total seconds, longest
 
-    def run(self, inputs: list[IngestInput], paths: list[str]) -> IngestReport:
+    def run(self, inputs: list[IngestInput], paths: list[str], reader: Reader) -> IngestReport:
         started = time.perf_counter()
         self.store.begin_run(
             self.run_id,
@@ -575,8 +598,7 @@ class _IngestRun:
         self.committer = _Committer(self.store, self._committed)
         try:
             try:
-                for item in inputs:
-                    self._ingest_file(item)
+                self._ingest_all(inputs, reader)
             finally:
                 self.committer.close()  # even on error: what was parsed before it is committed
             status = "completed"
@@ -626,101 +648,143 @@ class _IngestRun:
             self._parser = parser
         return self._parser
 
-    # --- one file ---
-    def _ingest_file(self, item: IngestInput) -> None:
-        from triage.ingest.readers import open_log, sniff_format
+    # --- files ---
+    def _ingest_all(self, inputs: list[IngestInput], reader: Reader) -> None:
+        """Plan each file (where to resume, which format) and hand it to the reader ahead of the file being
+        parsed (``reader.ahead`` files), so readers go on to the next files while this one is parsed.
 
+        A file is planned against the sources as this run's submitted batches leave them
+        (:class:`SourceIndex`); the file in flight has not submitted all its batches yet, so when the next
+        file starts with the same bytes as it (a copy, a rotated file), that file is parsed to its end first
+        and the next one planned after: it then resumes where the first one stopped, as when read in turn."""
+        inflight: deque[_FilePlan] = deque()
+        try:
+            for item in inputs:
+                try:
+                    plan = self._open_plan(item, inflight, reader)
+                except Exception:  # e.g. the file vanished: what was read before it is parsed and kept
+                    while inflight:
+                        self._parse_file(reader, inflight.popleft())
+                    raise
+                if plan is None:
+                    continue
+                if self.sources == 1 and reader.concurrent:  # the run's first job: start parsing soon
+                    plan.job = replace(plan.job, first_batch_lines=min(FIRST_BATCH_LINES, self.batch_lines))
+                reader.submit(plan.job)
+                inflight.append(plan)
+                if self.sources == 1 and reader.concurrent:
+                    _warm_up()  # while the reader starts and reads the first batch
+                _ = self.parser  # loaded on first use (and triage.parsing imported)
+                if len(inflight) > reader.ahead:
+                    self._parse_file(reader, inflight.popleft())
+            while inflight:
+                self._parse_file(reader, inflight.popleft())
+        finally:
+            for plan in inflight:
+                plan.handle.close()
+
+    def _open_plan(self, item: IngestInput, inflight: deque[_FilePlan], reader: Reader) -> _FilePlan | None:
+        """Open and plan one file (None if it has nothing new), after the files in flight when it starts
+        with the same bytes as one of them."""
         size = item.path.stat().st_size
         if size == 0:
             self.unchanged += 1
-            return
-        with open(item.path, "rb") as handle:
-            # (this run may have read the same bytes under another name just before: self.known has them)
-            same_head: list[SourceState] = []
-            source = find_source(self.known, handle, size, seen=same_head)
-            new = source is None
-            if source is None:
-                head_len = min(size, HEAD_BYTES)
-                head_sha = _sha(_read_at(handle, 0, head_len))
-                spec = self.spec or sniff_format(item.path)
-                source = SourceState(
-                    source_id=new_source_id(self.known, handle, head_sha, same_head=same_head),
-                    path=item.label,
-                    format=spec.model_dump_json(exclude_none=True),
-                    default_year=datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, UTC).year,
-                    service=self.service,
-                    head_len=head_len,
-                    head_sha=head_sha,
-                    bytes_committed=0,
-                    lines_committed=0,
-                    check_sha=None,
-                )
-            elif self.spec is not None:
-                spec = self.spec
-            else:
-                spec = _stored_format(source.format) or sniff_format(item.path)
-            start, line = source.bytes_committed, source.lines_committed
-            if self.advance:
-                self.advance(min(start, size))
-            if start >= size:
-                self.unchanged += 1
-                return
-            self.sources += 1
-            with open_log(
-                item.path,
-                spec,
-                source=item.label,
-                service=self.service,
-                default_year=source.default_year,
-                start_offset=start,
-                start_line=line + 1,
-                rows=True,
-            ) as reader:
-                self._read_batches(reader, source, item.label, spec, handle, new=new)
+            return None
+        handle = open(item.path, "rb")  # noqa: SIM115 (closed when its plan is done)
+        try:
+            if any(plan.same_head(handle, size) for plan in inflight):
+                while inflight:
+                    self._parse_file(reader, inflight.popleft())
+            plan = self._plan(item, handle, size)
+        except BaseException:
+            handle.close()
+            raise
+        if plan is None:
+            handle.close()
+        return plan
 
-    def _read_batches(
-        self, items: Iterable[Row | QuarantinedLine], source: SourceState, label: str, spec: FormatSpec,
-        handle: IO[bytes], *, new: bool,
-    ) -> None:  # fmt: skip
+    def _plan(self, item: IngestInput, handle: IO[bytes], size: int) -> _FilePlan | None:
+        """Where to read ``item`` from and how; None (counted unchanged) when nothing is new."""
+        from triage.ingest.readers import sniff_format
+
+        # (this run may have read the same bytes under another name just before: self.known has them)
+        same_head: list[SourceState] = []
+        source = find_source(self.known, handle, size, seen=same_head)
+        new = source is None
+        if source is None:
+            head_len = min(size, HEAD_BYTES)
+            head_sha = _sha(_read_at(handle, 0, head_len))
+            spec = self.spec or sniff_format(item.path)
+            source = SourceState(
+                source_id=new_source_id(self.known, handle, head_sha, same_head=same_head),
+                path=item.label,
+                format=spec.model_dump_json(exclude_none=True),
+                default_year=datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, UTC).year,
+                service=self.service,
+                head_len=head_len,
+                head_sha=head_sha,
+                bytes_committed=0,
+                lines_committed=0,
+                check_sha=None,
+            )
+        elif self.spec is not None:
+            spec = self.spec
+        else:
+            spec = _stored_format(source.format) or sniff_format(item.path)
+        start, line = source.bytes_committed, source.lines_committed
+        if self.advance:
+            self.advance(min(start, size))
+        if start >= size:
+            self.unchanged += 1
+            return None
+        self.sources += 1
         format_json = spec.model_dump_json(exclude_none=True)
-        fallback_service = default_service(label)
-        offset, line = source.bytes_committed, source.lines_committed
-        records: list[Row] = []
-        quarantined: list[QuarantinedLine] = []
-        start_offset, lines, merged = offset, 0, 0
-        deadline = time.monotonic() + BATCH_SECONDS
-        for items_seen, item in enumerate(items, 1):
-            if type(item) is tuple:  # a record's row: (line_no, content, ..., n_lines, end_offset)
-                line_no, n, offset = item[0], item[7], item[8]
-                records.append(item)
-                merged += n - 1
-            else:
-                line_no, n, offset = item.line_no, item.n_lines, item.end_offset  # type: ignore[union-attr]
-                quarantined.append(item)  # type: ignore[arg-type]
-            if line_no != line + 1:  # the reader's contract; checked because a gap would lose lines
-                raise IntegrityError(f"{label}: the reader went from line {line} to {line_no}; stopping")
-            lines += n
-            line += n
-            if lines >= self.batch_lines or (not items_seen & 1023 and time.monotonic() >= deadline):
-                batch = _Batch(records, quarantined, start_offset, offset, line, lines, merged)
-                self._commit(batch, source, label, format_json, fallback_service, handle, new=new)
-                records, quarantined, new = [], [], False
-                start_offset, lines, merged = offset, 0, 0
-                deadline = time.monotonic() + BATCH_SECONDS
-        if lines:
-            batch = _Batch(records, quarantined, start_offset, offset, line, lines, merged)
-            self._commit(batch, source, label, format_json, fallback_service, handle, new=new)
+        job = ReadJob(
+            path=str(item.path),
+            label=item.label,
+            spec=format_json,
+            service=self.service,
+            default_year=source.default_year,
+            start_offset=start,
+            start_line=line,
+            batch_lines=self.batch_lines,
+            batch_seconds=BATCH_SECONDS,
+        )
+        return _FilePlan(job, source, format_json, handle, new)
+
+    def _parse_file(self, reader: Reader, plan: _FilePlan) -> None:
+        """Parse and submit the batches of one planned file, in order."""
+        try:
+            fallback_service = default_service(plan.job.label)
+            offset, new = plan.job.start_offset, plan.new
+            for batch in reader.take():
+                if batch.start_offset != offset:  # the reader's contract; a gap would lose lines
+                    raise IntegrityError(
+                        f"{plan.job.label}: a batch starts at byte {batch.start_offset}, expected {offset}; stopping"
+                    )
+                self._commit(batch, plan, fallback_service, new=new)
+                offset, new = batch.end_offset, False
+        finally:
+            plan.handle.close()
 
     # --- one batch ---
-    def _commit(
-        self, batch: _Batch, source: SourceState, label: str, format_json: str, fallback_service: str | None,
-        handle: IO[bytes], *, new: bool,
-    ) -> None:  # fmt: skip
-        columns = _columns(batch.records)
-        template_ids, params, contents = self.parser.parse_columns(columns[1], columns[2])
+    def _commit(self, batch: ReadBatch, plan: _FilePlan, fallback_service: str | None, *, new: bool) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from triage.parsing.parser import NO_TIME
+
+        source, label = plan.source, plan.job.label
+        rows = batch.rows
+        stamps = rows.column(2)
+        micros = pc.fill_null(stamps.cast(pa.int64()), NO_TIME).to_numpy().tolist()
+        template_ids, params, contents = self.parser.parse_micros(rows.column(1).to_pylist(), micros)
+        ids = pa.array(template_ids, pa.string())
+        self._note_seen(ids, stamps)
         now = _now()
-        events = self._events_table(columns, template_ids, params, contents, source.source_id, label,
-                                    fallback_service, now)  # fmt: skip
+        events = self._events_table(
+            rows, ids, params, contents, source.source_id, label, fallback_service, now
+        )
         templates, versions = self._template_tables(template_ids, now)
         quarantine = self._quarantine_table(batch.quarantined, source.source_id, label, now)
         state = _state_bytes(self.parser)
@@ -732,19 +796,33 @@ class _IngestRun:
             start_offset=batch.start_offset,
             end_offset=batch.end_offset,
             end_line=batch.end_line,
-            check_sha=check_sha(handle, batch.end_offset),
+            check_sha=check_sha(plan.handle, batch.end_offset),
             events=events,
             quarantine=quarantine,
             templates=templates,
             versions=versions,
             counts=counts,
-            format=format_json,
+            format=plan.format_json,
             miner_state=state,
             miner_state_sha=_sha(state),
             new_source=source if new else None,
         )
         self.known.advance(submitted, source)
         self.committer.submit(submitted)
+
+    def _note_seen(self, ids: pa.Array, stamps: pa.Array) -> None:
+        """Each template's first/last seen widened by the earliest and latest stamp of its events in the batch
+        (``TemplateParser.parse_micros`` leaves them to the caller)."""
+        import pyarrow as pa
+
+        if stamps.null_count == len(stamps):
+            return
+        seen = pa.table({"t": ids, "ts": stamps}).group_by("t").aggregate([("ts", "min"), ("ts", "max")])
+        note = self.parser.note_seen
+        for template_id, first, last in zip(
+            seen["t"].to_pylist(), seen["ts_min"].to_pylist(), seen["ts_max"].to_pylist(), strict=True
+        ):
+            note(template_id, first, last)
 
     def _committed(self, batches: list[IngestBatch], seconds: float) -> None:
         """Runs on the commit thread after each commit (one write session, one or more batches)."""
@@ -766,12 +844,11 @@ class _IngestRun:
             clean = self._clean[value] = self.parser.redact(value)
         return clean
 
-    def _redacted_column(self, values: Sequence[str | None], fill: str | None = None) -> pa.Array:
+    def _redacted_column(self, column: pa.Array, fill: str | None = None) -> pa.Array:
         """A string column with every distinct value redacted once (dictionary-encoded on the way)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        column = pa.array(values, pa.string())
         if fill is not None:
             column = pc.fill_null(column, fill)
         encoded = column.dictionary_encode()
@@ -783,8 +860,8 @@ class _IngestRun:
 
     def _events_table(
         self,
-        columns: list[list[Any]],
-        template_ids: list[str],
+        rows: pa.RecordBatch,
+        template_ids: pa.Array,
         params: list[tuple[str, ...]],
         contents: list[str],
         source_id: str,
@@ -792,26 +869,26 @@ class _IngestRun:
         fallback_service: str | None,
         now: datetime,
     ) -> pa.Table:
-        """The events of a batch: the reader's row columns (``ROW_FIELDS`` order) and the parser's output."""
+        """The events of a batch: the reader's columns (``batches.row_schema``) and the parser's output."""
         import pyarrow as pa
 
-        line_nos, _, timestamps, levels, components, hosts, services, n_lines, _ = columns
+        line_nos, _, timestamps, levels, components, hosts, services, n_lines = rows.columns
         n = len(template_ids)
         string = pa.string()
         return pa.table(
             {
                 "source_id": _repeat(source_id, n, string),
                 "source": _repeat(self._redacted(label), n, string),
-                "line_no": pa.array(line_nos, pa.int64()),
-                "ts": pa.array(timestamps, pa.timestamp("us")),
+                "line_no": line_nos,
+                "ts": timestamps,
                 "service": self._redacted_column(services, fallback_service),
                 "component": self._redacted_column(components),
                 "host": self._redacted_column(hosts),
-                "level": pa.array(levels, string),
-                "template_id": pa.array(template_ids, string),
+                "level": levels,
+                "template_id": template_ids,
                 "params": pa.array(params, pa.list_(string)),
                 "content": pa.array(contents, string),
-                "n_lines": pa.array(n_lines, pa.int32()),
+                "n_lines": n_lines,
                 "run_id": _repeat(self.run_id, n, string),
                 "ingested_at": _repeat(now, n, pa.timestamp("us")),
             }

@@ -50,6 +50,13 @@ Records (``schemas.py``)
     yields exactly the items after ``item``. Invariant: the ``n_lines`` of all items sum to the number of
     physical lines read (records = "events", ``n_lines - 1`` per record = "merged", quarantined lines).
 
+Batches for the ingest job (``batches.py``, ``reader_process.py``)
+    ``read_batches(ReadJob) -> Iterator[ReadBatch]``  a file from a resume point in batches: records as one
+                       Arrow record batch (``batches.row_schema()``), quarantined lines, start/end offset and
+                       line. ``reader_process.ReaderPool(n)`` reads them in ``n`` child processes (JSON jobs
+                       in, Arrow IPC frames out, no pickle); ``InlineReader`` in this process; the ingest job
+                       picks with ``reader_processes(mode, sizes)``.
+
 Lower-level pieces (``multiline.assemble``, ``normalise.normalise_level``, ``normalise.TimestampParser``,
 ``normalise.RecordBuilder``) are importable from their modules for tests and benchmarks.
 """

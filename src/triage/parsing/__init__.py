@@ -7,6 +7,8 @@ Public API (names are stable; everything else in the package is internal)::
     parser = TemplateParser(ParserConfig.from_settings(settings))   # or TemplateParser() for defaults
     events = parser.parse_batch(records)       # list[ParsedEvent], one per LogRecord, same order
     ids, params, contents = parser.parse_columns(contents, timestamps)   # the same, as columns (bulk)
+    ids, params, contents = parser.parse_micros(contents, micros)   # timestamps as Arrow's int64 microseconds;
+    parser.note_seen(template_id, first, last)                      #   first/last seen then given per template
     parser.templates()                         # list[Template]: id, current text, version, count, first/last
                                                #   seen, merged_into (id of the template it merged into, or None)
     parser.template_text(template_id)          # current text of one template ("<*>" for variables)

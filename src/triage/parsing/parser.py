@@ -19,9 +19,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,9 @@ from triage.settings import Settings
 
 STATE_KIND = "template-parser"
 STATE_VERSION = 2
+#: "No timestamp" in :meth:`TemplateParser.parse_micros` (the smallest int64; no datetime is that early).
+NO_TIME = -(2**63)
+_EPOCH = datetime(1970, 1, 1)
 
 #: A word that may name an event rather than be a value: letters first, then letters, digits, "_".
 _PLAIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -152,9 +155,34 @@ class TemplateParser:
         message, in order. Same effect on the parser as ``parse_batch`` of the same records."""
         return self._parse(contents, timestamps, None)
 
-    def _parse(
-        self, contents: Iterable[str], timestamps: Iterable[datetime | None], texts: list[str] | None
+    def parse_micros(
+        self, contents: Sequence[str], micros: Sequence[int]
     ) -> tuple[list[str], list[tuple[str, ...]], list[str]]:
+        """``parse_columns`` for callers that hold timestamps as Arrow does (the ingest job): ``micros`` are
+        naive timestamps in microseconds since 1970-01-01 (``NO_TIME`` for none), and first/last seen are
+        *not* updated here: the caller reports them per template with :meth:`note_seen` (the min and max
+        timestamp of the messages that got each template id). Both together have the same effect on the
+        parser as ``parse_columns`` of the same messages: first/last seen are a min and a max over the
+        messages of each template, and nothing reads them while a batch is parsed."""
+        return self._parse(contents, micros, None, to_datetime=_from_micros)
+
+    def note_seen(self, template_id: str, first: datetime | None, last: datetime | None) -> None:
+        """Widen a template's first/last seen to include ``first`` and ``last`` (see :meth:`parse_micros`)."""
+        info = self._info(template_id)
+        if first is not None:
+            _seen(info, first)
+        if last is not None:
+            _seen(info, last)
+
+    def _parse(
+        self,
+        contents: Iterable[str],
+        timestamps: Iterable[Any],
+        texts: list[str] | None,
+        *,
+        to_datetime: Callable[[Any], datetime | None] | None = None,
+    ) -> tuple[list[str], list[tuple[str, ...]], list[str]]:
+        """With ``to_datetime`` (timestamps in another form), first/last seen are left to the caller."""
         ids: list[str] = []
         params: list[tuple[str, ...]] = []
         redacted: list[str] = []
@@ -167,15 +195,16 @@ class TemplateParser:
         # max_clusters, each hit is counted as it comes (that also keeps Drain's LRU order).
         deferred: dict[int, int] | None = {} if self.config.miner.max_clusters is None else None
         try:
+            seen = to_datetime is None
             for content, ts in zip(contents, timestamps, strict=True):
                 cached = cache.get(content)
                 if cached is None:
-                    cached = self._mine(content, ts)
+                    cached = self._mine(content, ts if seen else to_datetime(ts))  # type: ignore[misc]
                 elif deferred is not None:
                     cluster_id = cached.cluster_id
                     deferred[cluster_id] = deferred.get(cluster_id, 0) + 1
                 elif not count(cached.cluster_id):
-                    cached = self._mine(content, ts)
+                    cached = self._mine(content, ts if seen else to_datetime(ts))  # type: ignore[misc]
                 info = cached.info
                 if info.merged_into is not None:
                     info = cached.info = _survivor(info)
@@ -183,7 +212,7 @@ class TemplateParser:
                     cached.params = _params(info.tokens, cached.masked)
                     cached.tokens = info.tokens
                 info.count += 1
-                if ts is not None:
+                if seen and ts is not None:
                     _seen(info, ts)
                 add_id(info.template_id)
                 add_params(cached.params)
@@ -455,7 +484,6 @@ def _template_state(info: _TemplateInfo) -> dict[str, Any]:
     }
 
 
-
 def _survivor(info: _TemplateInfo) -> _TemplateInfo:
     while info.merged_into is not None:
         info = info.merged_into
@@ -492,6 +520,10 @@ def _seen(info: _TemplateInfo, ts: datetime) -> None:
             info.last_seen = ts
     except TypeError:  # naive vs aware timestamps from different sources: keep what we have
         pass
+
+
+def _from_micros(value: int) -> datetime | None:
+    return None if value == NO_TIME else _EPOCH + timedelta(microseconds=value)
 
 
 def _iso(value: datetime | None) -> str | None:
