@@ -110,6 +110,22 @@ def test_stdin_and_exit_code_in_a_real_process(tmp_path: Path) -> None:
     assert proc.stderr.strip() == f"triage: error: no such file or directory: {tmp_path / 'missing.log'}"
 
 
+def test_triage_ingest_runs_without_importing_pandas(tmp_path: Path) -> None:
+    """pyarrow imports pandas (≈ 0.5 s) at its first list conversion unless it cannot: `triage ingest` only
+    ingests, so it keeps pandas out, and the ingest is whole."""
+    code = (
+        "import sys\n"
+        "from triage.cli import main\n"
+        "try:\n"
+        f"    main(['--home', {str(tmp_path / 'home')!r}, 'ingest', {str(FIXTURES / 'HDFS_300.log')!r}, '--json'])\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code, 'pandas' in sys.modules, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stderr.strip() == "exit 0 False", proc.stderr
+    assert json.loads(proc.stdout)["events"] > 0
+
+
 def test_a_large_input_read_by_a_reader_process_prints_the_same_json(tmp_path: Path) -> None:
     """Past MIN_PROCESS_BYTES (and with two CPUs) `triage ingest` reads in a child process; the --json line
     and the counts are those of reading in-process, and nothing but that line reaches stdout."""

@@ -177,3 +177,21 @@ def test_the_reader_reports_a_gap_in_line_numbers(tmp_path: Path) -> None:
     rows = [(1, "a", None, None, None, None, None, 1, 10), (3, "b", None, None, None, None, None, 1, 20)]
     with pytest.raises(IntegrityError, match="from line 1 to 3"):
         list(_batches(iter(rows), job))
+
+
+def test_pandas_unavailable_blocks_the_import_inside_only() -> None:
+    code = (
+        "from triage.ingest.reader_process import pandas_unavailable\n"
+        "with pandas_unavailable():\n"
+        "    try:\n"
+        "        import pandas\n"
+        "        print('imported')\n"
+        "    except ImportError:\n"
+        "        print('blocked')\n"
+        "import pandas\n"
+        "with pandas_unavailable():\n"
+        "    import pandas.api  # already imported: nothing is blocked\n"
+        "print('after', pandas.__name__)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["blocked", "after", "pandas"], proc.stderr

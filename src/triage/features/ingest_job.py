@@ -382,8 +382,8 @@ def _repeat(value: Any, n: int, type: pa.DataType) -> pa.Array:
 
 def _warm_up() -> None:
     """The one-off costs of the first batch, paid while a reader process reads it: importing
-    ``triage.parsing`` and pyarrow's import of pandas (≈ 0.5 s, at its first conversion of a Python list,
-    which it makes to check whether the list is a pandas object)."""
+    ``triage.parsing`` and pyarrow's first conversion of a Python list (which imports pandas, ≈ 0.5 s, unless
+    the process runs in ``reader_process.pandas_unavailable()``, as ``triage ingest`` does)."""
     import pyarrow as pa
 
     import triage.parsing  # noqa: F401

@@ -309,14 +309,28 @@ class ReaderProcess:
 
 
 class _NoPandas:
-    """A meta-path entry that makes ``import pandas`` fail in the reader process. pyarrow imports pandas
-    (≈ 0.4 s) on its first conversion of a Python list only to check whether the list is a pandas object;
-    without pandas it skips that check. The reader never makes pandas objects."""
+    """A meta-path entry that makes ``import pandas`` fail. pyarrow imports pandas (≈ 0.4 s) on its first
+    conversion of a Python list only to check whether the list is a pandas object; without pandas it skips
+    that check. Reading and ingesting never make pandas objects."""
 
     @staticmethod
     def find_spec(name: str, path: object = None, target: object = None) -> None:
         if name == "pandas" or name.startswith("pandas."):
-            raise ImportError("the reader process does not use pandas")
+            raise ImportError("pandas is not imported while ingesting in this process")
+
+
+@contextlib.contextmanager
+def pandas_unavailable() -> Iterator[None]:
+    """``import pandas`` fails inside (see ``_NoPandas``), for a process that has not imported it and only
+    ingests (``triage ingest``, the reader process); a no-op where pandas is already imported."""
+    if "pandas" in sys.modules:
+        yield
+        return
+    sys.meta_path.insert(0, _NoPandas)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(_NoPandas)
 
 
 def serve(jobs: IO[bytes], out: IO[bytes]) -> int:
@@ -340,12 +354,11 @@ def serve(jobs: IO[bytes], out: IO[bytes]) -> int:
 def main() -> NoReturn:
     """The child's entry point. It ends with ``os._exit`` once its output is flushed: there is nothing to
     clean up, and a normal interpreter shutdown (pyarrow, pydantic) would keep the parent waiting ≈ 0.1 s."""
-    if "pandas" not in sys.modules:
-        sys.meta_path.insert(0, _NoPandas)
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames on the pipe
     try:
-        code = serve(sys.stdin.buffer, out)
+        with pandas_unavailable():
+            code = serve(sys.stdin.buffer, out)
         out.flush()
     except KeyboardInterrupt:  # the terminal's Ctrl-C reaches the whole process group; the parent reports it
         code = 130
