@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from triage.cli import main
+from triage.ingest.reader_process import available_cpus
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "features"
 
@@ -128,16 +129,15 @@ def test_triage_ingest_runs_without_importing_pandas(tmp_path: Path) -> None:
 
 def test_a_large_input_read_by_a_reader_process_prints_the_same_json(tmp_path: Path) -> None:
     """Past MIN_PROCESS_BYTES (and with two CPUs) `triage ingest` reads in a child process; the --json line
-    and the counts are those of reading in-process, and nothing but that line reaches stdout."""
+    and the counts are those of reading in-process, and nothing but that line reaches stdout. (With one CPU it
+    reads in-process, and all of this holds as well.)"""
     from triage.features.ingest_job import ingest
-    from triage.ingest.reader_process import MIN_PROCESS_BYTES, reader_processes
+    from triage.ingest.reader_process import MIN_PROCESS_BYTES
     from triage.settings import Settings
 
     big = tmp_path / "big.log"
     block = (FIXTURES / "HDFS_300.log").read_bytes()
     big.write_bytes(block * (MIN_PROCESS_BYTES // len(block) + 1))
-    if reader_processes("auto", [big.stat().st_size]) == 0:
-        pytest.skip("fewer than two CPUs available: auto reads in-process")
     proc = subprocess.run(
         [sys.executable, "-m", "triage.cli", "--home", str(tmp_path / "home"), "ingest", str(big), "--json"],
         capture_output=True, timeout=300,
@@ -150,6 +150,9 @@ def test_a_large_input_read_by_a_reader_process_prints_the_same_json(tmp_path: P
     assert {**report, "seconds": 0} == {**inline, "seconds": 0}
 
 
+@pytest.mark.xfail(
+    available_cpus() < 2, reason="with one CPU triage ingest reads in-process: no reader process", strict=True
+)
 def test_killing_an_ingest_that_reads_in_a_child_process_stops_the_child_and_loses_nothing(
     tmp_path: Path,
 ) -> None:
@@ -161,15 +164,13 @@ def test_killing_an_ingest_that_reads_in_a_child_process_stops_the_child_and_los
     import time
 
     from triage.features.store import FeatureStore
-    from triage.ingest.reader_process import MIN_PROCESS_BYTES, reader_processes
+    from triage.ingest.reader_process import MIN_PROCESS_BYTES
     from triage.settings import Settings
 
     big = tmp_path / "big.log"
     block = (FIXTURES / "HDFS_300.log").read_bytes()
     copies = 2 * MIN_PROCESS_BYTES // len(block) + 1
     big.write_bytes(block * copies)
-    if reader_processes("auto", [big.stat().st_size]) == 0:
-        pytest.skip("fewer than two CPUs available: auto reads in-process")
     home = tmp_path / "home"
     cmd = [sys.executable, "-m", "triage.cli", "--home", str(home), "ingest", str(big), "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
