@@ -195,3 +195,15 @@ def test_pandas_unavailable_blocks_the_import_inside_only() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.split() == ["blocked", "after", "pandas"], proc.stderr
+
+
+def test_after_pandas_unavailable_pyarrow_still_converts_to_pandas() -> None:
+    code = (
+        "import pyarrow as pa\n"
+        "from triage.ingest.reader_process import pandas_unavailable\n"
+        "with pandas_unavailable():\n"
+        "    pa.array([1, 2])  # pyarrow looks for pandas here, and does not find it\n"
+        "print(type(pa.table({'a': [1]}).to_pandas()).__name__)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "DataFrame", proc.stderr

@@ -322,7 +322,8 @@ class _NoPandas:
 @contextlib.contextmanager
 def pandas_unavailable() -> Iterator[None]:
     """``import pandas`` fails inside (see ``_NoPandas``), for a process that has not imported it and only
-    ingests (``triage ingest``, the reader process); a no-op where pandas is already imported."""
+    ingests (``triage ingest``, the reader process); a no-op where pandas is already imported. After it, pandas
+    imports as usual, and pyarrow's ``to_pandas`` works (checked: it looks for pandas again)."""
     if "pandas" in sys.modules:
         yield
         return
