@@ -15,6 +15,7 @@ No FastAPI here, so the CLI can use the hooks too (``triage.cli.change`` imports
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from triage.changes.emergency import DeadlineBreach
     from triage.changes.schemas import Actor
     from triage.changes.service import ChangeService, RevertHook, SnapshotHook
-    from triage.diagnosis.schemas import Diagnosis
+    from triage.diagnosis.schemas import DiagnosisNotice
     from triage.settings import Settings
     from triage.storage.database import Database
 
@@ -179,7 +180,7 @@ class Operations:
         self.ensure_schema()
 
     # ---------------------------------------------------------------- reactions
-    def react(self, diagnoses: Sequence[Diagnosis]) -> None:
+    def react(self, notices: Sequence[DiagnosisNotice]) -> None:
         """Alerts for a batch of stored diagnoses, and emergency changes for CRITICAL ones."""
         from triage.alerting.rules import signal_from_diagnosis
         from triage.alerting.schemas import DiagnosisSummary
@@ -187,23 +188,22 @@ class Operations:
         signals: dict[str, AlertSignal] = {}
         critical: dict[str, dict[str, Any]] = {}
         seen: set[tuple] = set()
-        for d in diagnoses:
+        for d in notices:
             incident = d.incident_id
-            if d.severity.value == "CRITICAL" and incident and incident not in self._opened and incident not in critical:
-                critical[incident] = d.model_dump(mode="json")
-            root = d.root_cause
+            if d.severity == "CRITICAL" and incident and incident not in self._opened and incident not in critical:
+                critical[incident] = json.loads(d.body)
             # Everything a signal's key, type and severity depend on: a later diagnosis of the same shape
             # in this batch gives a signal that the first one's keeps out, so it is not evaluated at all.
-            shape = (incident, d.severity, d.category, tuple(d.affected_services), root.service, root.issue)
+            shape = (incident, d.severity, d.category, d.affected_services, d.root_service, d.root_issue)
             if shape in seen:
                 continue
             seen.add(shape)
-            # Only the fields alerting reads (a full ``model_dump(mode="json")`` per diagnosis cost more
-            # than the rule itself); the whole body is dumped only for an emergency change, above.
+            # Only the fields alerting reads (decoding every body cost more than the rule itself); the whole
+            # body is decoded only for an emergency change, above.
             summary = DiagnosisSummary.parse({
                 "errorId": d.error_id, "incidentId": d.incident_id, "detectedAt": d.detected_at,
-                "severity": d.severity.value, "category": d.category, "affectedServices": d.affected_services,
-                "rootCause": {"service": root.service, "issue": root.issue, "confidence": root.confidence},
+                "severity": d.severity, "category": d.category, "affectedServices": d.affected_services,
+                "rootCause": {"service": d.root_service, "issue": d.root_issue, "confidence": d.root_confidence},
             })
             signal = signal_from_diagnosis(summary, self.alerts.config)
             if signal is not None:

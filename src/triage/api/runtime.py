@@ -23,7 +23,7 @@ from triage.api.writer import BatchWriter
 from triage.diagnosis.cause import rank_incident
 from triage.diagnosis.engine import DiagnosisEngine, DiagnosisOutcome, EngineState, IncidentIndex
 from triage.diagnosis.models import PATTERNS_NAME, ServedModels
-from triage.diagnosis.schemas import Diagnosis, ErrorEvent
+from triage.diagnosis.schemas import DiagnosisNotice, ErrorEvent
 from triage.errors import NotFound
 from triage.incidents.grouping import IncidentGrouper
 from triage.incidents.schemas import FeedbackRequest, Incident, ResolveRequest
@@ -74,7 +74,7 @@ class Runtime:
     committer: GroupCommitter | None = None
     journal: Journal | None = None
     #: Called with each batch of stored diagnoses, off the request path (alerts, emergency changes, ...).
-    reactions: list[Callable[[Sequence[Diagnosis]], None]] = field(default_factory=list)
+    reactions: list[Callable[[Sequence[DiagnosisNotice]], None]] = field(default_factory=list)
     reactor: BatchWriter | None = None
     models: ServedModels | None = None
     #: Log lines posted to /v1/logs, on disk until its background thread has ingested them.
@@ -154,14 +154,14 @@ class Runtime:
         self._recent.append((event.timestamp, event.service, outcome.level, outcome.parsed.template_id,
                              outcome.diagnosis.evidence.template or "", outcome.parsed.content))
         assert self.committer is not None
-        # The diagnosis alone waits for the store writer and reactions (1-3 s, thousands of them under load), not
-        # the whole outcome: every collection of the cyclic GC walks what waits (gen-1 pauses of 100-200 ms).
-        await self.committer.submit(JOURNAL_KIND, _payload(outcome, body), context=outcome.diagnosis)
+        # A notice alone waits for the store writer and reactions (1-3 s, thousands of them under load), not the
+        # outcome or even the diagnosis model: every collection of the cyclic GC walks what waits (see the notice).
         d = outcome.diagnosis
+        await self.committer.submit(JOURNAL_KIND, _payload(outcome, body), context=DiagnosisNotice.of(d, body))
         self.metrics.count_diagnosis(d.severity.value, d.category)
         return outcome, body
 
-    def _persist(self, batch: list[tuple[JournalEntry, Diagnosis | None]]) -> None:
+    def _persist(self, batch: list[tuple[JournalEntry, DiagnosisNotice | None]]) -> None:
         entries = [entry for entry, _ in batch]
         with self.db.write() as session:
             position = store_position(session, JOURNAL_STREAM)
@@ -172,12 +172,12 @@ class Runtime:
             if entries[-1].seq > position:  # never back (a catch-up after a restore may be ahead)
                 record_position(session, JOURNAL_STREAM, entries[-1])
         if self.reactions and self.reactor is not None:
-            self.reactor.put_many([diagnosis for _, diagnosis in batch if diagnosis is not None])
+            self.reactor.put_many([notice for _, notice in batch if notice is not None])
 
-    def _react(self, diagnoses: list[Diagnosis]) -> None:
+    def _react(self, notices: list[DiagnosisNotice]) -> None:
         for reaction in self.reactions:
             try:
-                reaction(diagnoses)
+                reaction(notices)
             except Exception:  # one failing reaction must not stop the others or retry the batch forever
                 log.exception("diagnosis reaction failed", extra={"reaction": getattr(reaction, "__name__", "?")})
 
