@@ -4,6 +4,8 @@ import hashlib
 import io
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -518,3 +520,25 @@ def test_a_reader_process_that_dies_fails_the_run_cleanly_and_the_next_run_resum
     assert store.verify() == []
     assert _rows(store) == _rows(FeatureStore(reference))
     assert store.templates().to_dict("records") == FeatureStore(reference).templates().to_dict("records")
+
+
+def test_the_reader_process_starts_before_duckdb_is_imported(tmp_path: Path) -> None:
+    """The store module (duckdb, ≈ 0.1 s to import) is imported after the reader process is started, so the
+    child's own start-up overlaps it; the ingest is unchanged (here read in-process, to look inside)."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from triage.features import ingest_job\n"
+        "from triage.settings import Settings\n"
+        "seen = []\n"
+        "class Pool(ingest_job.InlineReader):\n"
+        "    def __init__(self, size):\n"
+        "        super().__init__()\n"
+        "        seen.append('duckdb' in sys.modules)\n"
+        "ingest_job.ReaderPool = Pool\n"
+        f"report = ingest_job.ingest(Settings(home=Path({str(tmp_path / 'home')!r})), [{str(HDFS)!r}],"
+        " reader='process')\n"
+        "print(seen, report.events, 'duckdb' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["[False]", "300", "True"], proc.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import signal
@@ -16,10 +17,12 @@ from triage.ingest.batches import ReadBatch, ReadJob, decode_batch, encode_batch
 from triage.ingest.presets import format_spec
 from triage.ingest.reader_process import (
     MIN_PROCESS_BYTES,
+    PIPE_BYTES,
     InlineReader,
     ReaderFailed,
     ReaderPool,
     ReaderProcess,
+    _widen_pipe,
     reader_processes,
 )
 
@@ -151,6 +154,22 @@ def test_a_reader_process_that_dies_is_a_clear_error(tmp_path: Path) -> None:
         with pytest.raises(ReaderFailed, match=r"exit code -9"):
             for _ in batches:
                 pass
+
+
+@pytest.mark.xfail(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="pipe sizes are a Linux feature", strict=True)
+def test_the_child_writes_into_a_wide_pipe_and_runs_without_pydantic_plugins() -> None:
+    with ReaderProcess() as reader:
+        stdout = reader._proc.stdout
+        assert stdout is not None
+        allowed = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+        assert fcntl.fcntl(stdout.fileno(), fcntl.F_GETPIPE_SZ) >= min(PIPE_BYTES, allowed)
+        environ = Path(f"/proc/{reader.pid}/environ").read_bytes().split(b"\0")
+        assert b"PYDANTIC_DISABLE_PLUGINS=__all__" in environ
+
+
+def test_widening_a_pipe_is_best_effort(tmp_path: Path) -> None:
+    with open(tmp_path / "not-a-pipe", "wb") as f:
+        _widen_pipe(f)  # the kernel refuses (not a pipe): reading goes on with the pipe it has
 
 
 def test_reading_stays_in_process_with_one_cpu_or_little_to_read() -> None:

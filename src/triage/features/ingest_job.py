@@ -56,7 +56,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from triage.errors import IntegrityError, InvalidInput, NotFound
-from triage.features.store import FeatureStore, IngestBatch, RunCounts, SourceState
 from triage.ingest.batches import ReadBatch, ReadJob
 from triage.ingest.reader_process import InlineReader, Reader, ReaderPool, reader_processes
 from triage.settings import Settings
@@ -65,6 +64,7 @@ from triage.storage.files import exclusive_lock
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from triage.features.store import FeatureStore, IngestBatch, SourceState
     from triage.ingest.presets import FormatSpec
     from triage.ingest.schemas import QuarantinedLine
     from triage.parsing import TemplateParser
@@ -449,10 +449,13 @@ def ingest(
     with _maybe_copy_stdin(paths, stdin, settings.interim_dir) as stdin_file:
         inputs = resolve_inputs(paths, stdin_file=stdin_file)
         lines = batch_lines or settings.ingest_batch_lines
-        # started first: the reader process's start-up overlaps opening the store and loading the parser
+        # started first: the reader process's start-up overlaps importing duckdb (the store module, imported
+        # only here for that reason), opening the store and loading the parser
         processes = reader_processes(reader, [i.size for i in inputs])
         files: Reader = ReaderPool(processes) if processes else InlineReader()
         try:
+            from triage.features.store import FeatureStore
+
             store = FeatureStore(settings, threads=1, keep_engine=True, row_group_size=row_group_rows(lines))
             try:
                 store.migrate()
@@ -566,6 +569,8 @@ class _IngestRun:
         batch_lines: int,
         advance: Callable[[int], None] | None,
     ) -> None:
+        from triage.features.store import RunCounts
+
         self.settings = settings
         self.store = store
         self.spec = spec
@@ -705,6 +710,7 @@ class _IngestRun:
 
     def _plan(self, item: IngestInput, handle: IO[bytes], size: int) -> _FilePlan | None:
         """Where to read ``item`` from and how; None (counted unchanged) when nothing is new."""
+        from triage.features.store import SourceState
         from triage.ingest.readers import sniff_format
 
         # (this run may have read the same bytes under another name just before: self.known has them)
@@ -772,6 +778,7 @@ class _IngestRun:
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        from triage.features.store import IngestBatch, RunCounts
         from triage.parsing.parser import NO_TIME
 
         source, label = plan.source, plan.job.label
