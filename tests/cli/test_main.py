@@ -65,3 +65,33 @@ def test_a_bad_setting_is_named_in_the_one_line_error() -> None:
                           timeout=120, env={**os.environ, "TRIAGE_INGEST_BATCH_LINES": "abc"})  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
     assert "invalid settings: TRIAGE_INGEST_BATCH_LINES: Input should be a valid integer" in proc.stderr
+
+
+def test_a_run_loads_only_the_module_of_its_command() -> None:
+    from triage.cli import COMMAND_MODULES, modules_for
+
+    assert modules_for(["ingest", "logs/", "--json"]) == ("ingest",)
+    assert modules_for(["--home", "/h", "templates"]) == ("ingest",)
+    assert modules_for(["--home=/h", "keys", "create"]) == ("keys",)
+    for everything in ([], ["--help"], ["no-such-command"], ["--home", "/h"]):
+        assert modules_for(everything) == COMMAND_MODULES
+    code = ("import sys\nfrom triage.cli import main\ntry:\n    main(['version'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('triage.cli.') and m != 'triage.cli._common'))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split("\n")[-2] == "['triage.cli.ingest']", proc.stderr
+
+
+def test_each_command_module_adds_the_commands_the_table_says() -> None:
+    """``COMMANDS_ELSEWHERE`` and the module names must stay in step with what each module registers."""
+    import importlib
+
+    import typer
+
+    from triage.cli import COMMAND_MODULES, COMMANDS_ELSEWHERE
+
+    for module in COMMAND_MODULES:
+        app = typer.Typer()
+        importlib.import_module(f"triage.cli.{module}").register(app)
+        names = {c.name or c.callback.__name__ for c in app.registered_commands}
+        names |= {g.name or g.typer_instance.info.name for g in app.registered_groups}
+        assert names == {module} | {c for c, m in COMMANDS_ELSEWHERE.items() if m == module}, module
