@@ -105,8 +105,9 @@ class DiagnosisNotice(NamedTuple):
     body that was answered.
 
     Under load thousands of diagnoses wait 1-3 s for the store writer and the reactions. A model waiting
-    there is ~15 containers (model, ``__dict__``, fields-set, lists) that every collection of the cyclic GC
-    walks, with the GIL held: gen-0 pauses of 8-48 ms in the fixed-rate tail. This is one tuple.
+    there is ~26 objects the cyclic GC tracks (models, their ``__dict__`` and fields-set, lists) and every
+    collection walks them with the GIL held: young-generation pauses of 8-48 ms in the fixed-rate tail. This
+    is one tuple.
     """
 
     error_id: str
