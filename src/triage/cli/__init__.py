@@ -5,15 +5,19 @@ Errors a user can fix (TriageError, bad usage) end with exit code 2 and one line
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import os
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer >= 0.29 vendors click
 
+from triage.cli._common import teardown_skippable
 from triage.errors import TriageError
 from triage.settings import Settings
 
@@ -99,7 +103,23 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("triage: interrupted", file=sys.stderr)
         sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+    code = code if isinstance(code, int) else 0
+    if argv is None and teardown_skippable():  # the process's own entry point, not a caller of main()
+        _exit_now(code)
+    sys.exit(code)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End the process as the interpreter would, minus its teardown: atexit handlers run and output is flushed,
+    but objects are not freed one by one. Falls back to a normal exit while a non-daemon thread still runs."""
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _fail(message: str) -> None:

@@ -20,6 +20,21 @@ def settings_of(ctx: typer.Context) -> Settings:
     return root.obj
 
 
+_end_without_teardown = False
+
+
+def end_without_teardown() -> None:
+    """Ask, from a command that has finished and left nothing running, for its process to end without the
+    interpreter's teardown. Freeing a large heap object by object (an ingest's miner state, Arrow buffers)
+    takes ≈ 0.3 s after the work is done and the store closed. Honoured only by the process entry point."""
+    global _end_without_teardown
+    _end_without_teardown = True
+
+
+def teardown_skippable() -> bool:
+    return _end_without_teardown
+
+
 def print_json(payload: Any) -> None:
     """One JSON document on one line of stdout."""
     sys.stdout.write(json.dumps(payload, default=str, separators=(",", ":")) + "\n")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from triage.cli._common import print_json, settings_of
+from triage.cli._common import end_without_teardown, print_json, settings_of
 
 
 def register(app: typer.Typer) -> None:
@@ -53,6 +53,7 @@ def ingest_command(
     # This process only ingests: without pandas, pyarrow skips importing it (≈ 0.5 s of a run's start).
     with _progress(enabled=sys.stderr.isatty()) as progress, pandas_unavailable():
         report = ingest(settings, paths, format=format, service=service, stdin=stdin, progress=progress)
+    end_without_teardown()  # the store is closed and the reader processes have exited
     if as_json:
         print_json(report.as_json())
         return
