@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +51,13 @@ class Settings(BaseSettings):
     api_bootstrap_key: SecretStr | None = Field(
         default=None, description="An admin API key accepted in addition to stored keys (for first start)."
     )
+    api_journal_sync: Literal["interval", "always"] = Field(
+        default="interval",
+        description="When an accepted event reaches the disk. interval: written to the operating system before "
+        "the answer (a kill of the scorer loses nothing) and synced every api_journal_sync_seconds (a power "
+        "loss loses at most that). always: synced before the answer (slower: one disk flush per group).",
+    )
+    api_journal_sync_seconds: float = Field(default=0.05, gt=0, le=10)
     ops_interval_seconds: float = Field(
         default=60.0, gt=0, description="How often the API escalates alerts and checks emergency-change deadlines."
     )

@@ -238,3 +238,110 @@ def test_a_write_discarded_by_a_concurrent_rollback_is_reported(tmp_path: Path) 
     with db.read() as s:
         assert s.scalar("SELECT count(*) FROM events") == 3  # discarded, and the writer was told
     assert store.submit([]) == []
+
+
+def _other_holds_lock(journal: Journal) -> int | None:
+    """Try the stream's flock through another open file (as another process would); its fd if taken."""
+    import fcntl
+    import os
+
+    fd = os.open(journal.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def test_try_append_keeps_the_lock_and_writes_nothing_while_another_writer_has_it(tmp_path: Path) -> None:
+    import os
+
+    mine = Journal(tmp_path)
+    assert [e.seq for e in mine.try_append([("rows", {"n": 1}), ("rows", {"n": 2})])] == [1, 2]
+    assert _other_holds_lock(mine) is None  # kept after the append
+    assert mine.try_append([("rows", {"n": 3})])[0].seq == 3  # the next one needs no lock round-trip
+    mine.release_lock()
+    other_fd = _other_holds_lock(mine)
+    assert other_fd is not None
+    try:
+        assert mine.try_append([("rows", {"n": 4})]) is None  # never waits
+    finally:
+        os.close(other_fd)
+    Journal(tmp_path).append("rows", {"n": 4})  # another writer appends once the lock is free
+    assert mine.try_append([("rows", {"n": 5})])[0].seq == 5  # and is seen: the lock was taken again
+    assert [e.payload["n"] for e in Journal(tmp_path).read()] == [1, 2, 3, 4, 5]
+    mine.close()
+    assert _other_holds_lock(mine) is not None  # close lets go of a kept lock
+
+
+def test_another_writer_waits_for_a_kept_lock(tmp_path: Path) -> None:
+    mine = Journal(tmp_path)
+    mine.try_append([("rows", {"n": 1})])
+    with pytest.raises(Conflict, match="busy"):
+        Journal(tmp_path, lock_timeout=0.05).append("rows", {"n": 2})
+    mine.release_lock()
+    assert Journal(tmp_path, lock_timeout=0.05).append("rows", {"n": 2}).seq == 2
+
+
+KILLED_APPENDER = """
+import os, signal, sys
+from pathlib import Path
+from triage.recovery.journal import Journal
+journal = Journal(Path(sys.argv[1]))
+for i in range(50):
+    assert journal.try_append([("rows", {"i": i})]) is not None
+journal.append_many([("rows", {"i": 50})], durable=False)
+os.kill(os.getpid(), signal.SIGKILL)  # no sync, no close, no exit handlers
+"""
+
+
+def test_unsynced_appends_survive_a_kill_of_the_writer(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", KILLED_APPENDER, str(tmp_path)])
+    assert proc.returncode == -9
+    assert [e.payload["i"] for e in Journal(tmp_path).read()] == list(range(51))
+    assert Journal(tmp_path).append("rows", {"i": 51}).seq == 52  # the kill released its lock
+
+
+def test_sync_puts_unsynced_appends_on_disk_and_a_durable_append_covers_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    synced: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+    journal = Journal(tmp_path)
+    journal.append("rows", {"n": 1})
+    journal.sync()
+    assert synced == []  # a durable append left nothing to sync
+    journal.append_many([("rows", {"n": 2})], durable=False)
+    journal.append_many([("rows", {"n": 3})], durable=False)
+    journal.sync()
+    assert len(synced) == 1
+    journal.sync()
+    assert len(synced) == 1  # nothing new
+    journal.try_append([("rows", {"n": 4})])
+    journal.append("rows", {"n": 5})  # durable: its write alone would not cover 4, so the file is synced
+    assert len(synced) == 2
+    journal.sync()
+    assert len(synced) == 2
+    journal.append_many([("rows", {"n": 6})], durable=False)
+    journal.close()  # closing syncs what is left
+    assert len(synced) == 3
+    assert [e.payload["n"] for e in Journal(tmp_path).read()] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_full_segment_is_synced_before_the_next_one_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    synced: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+    journal = Journal(tmp_path, segment_bytes=200)
+    journal.try_append([("rows", {"text": "x" * 300})])
+    assert synced == []
+    journal.try_append([("rows", {"text": "y"})])  # rotates: the full segment is synced before it is left
+    assert len(synced) == 1 and len(journal.segments()) == 2
+    journal.close()
+    assert [e.seq for e in Journal(tmp_path).read()] == [1, 2]

@@ -125,7 +125,11 @@ class Runtime:
         runtime.readiness_checks["models"] = runtime._check_models
         runtime.readiness_checks["registry"] = runtime._check_registry
         runtime.reactor = BatchWriter(runtime._react, interval=2.0, name="triage-reactions")
-        runtime.committer = GroupCommitter(journal, runtime.writer.put_many)
+        runtime.committer = GroupCommitter(
+            journal, runtime.writer.put_many,
+            sync_interval=settings.api_journal_sync_seconds if settings.api_journal_sync == "interval" else None,
+        )
+        runtime.readiness_checks["journal"] = runtime.committer.check
         runtime.readiness_checks["store"] = runtime._check_store
         runtime.readiness_checks["writer"] = runtime._check_writer
         runtime.reload_keys()
@@ -163,6 +167,8 @@ class Runtime:
 
     def _persist(self, batch: list[tuple[JournalEntry, DiagnosisNotice | None]]) -> None:
         entries = [entry for entry, _ in batch]
+        if self.journal is not None:
+            self.journal.sync()  # the store must never hold an entry the journal could still lose
         with self.db.write() as session:
             position = store_position(session, JOURNAL_STREAM)
             todo = entries

@@ -10,7 +10,11 @@ Files: ``<journal_dir>/<stream>/seg-<first seq, 12 digits>.jsonl``. Each line is
 torn by a crash is recognised and dropped (only the last line of the last segment may be torn; damage
 anywhere else is a :class:`JournalError`). Seqs are dense from 1; timestamps never go backwards, so
 "up to time T" is a prefix. Appends from several processes are ordered by a flock; one ``append_many`` is
-one durable write (the group), so callers batch for throughput.
+one durable write (the group), so callers batch for throughput. A writer that must not wait for the disk
+(the scorer's request path) appends with ``durable=False`` or :meth:`Journal.try_append` and calls
+:meth:`Journal.sync` periodically: its entries then survive a kill of the process at once, and a power loss
+once synced. Whatever it applies to the store must be synced first, so that the store never holds an entry
+the journal could lose.
 
 Replay is the store owner's: :func:`replay_into` opens write sessions and calls an ``apply(session, entries)``
 function it is given, recording the position in the same transaction. :func:`apply_rows` is the generic
@@ -29,7 +33,6 @@ import threading
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,62 +124,149 @@ class Journal:
         #: process's other threads too (a flock is per open file, so one fd shared by threads excludes none).
         self._lock_file: io.FileIO | None = None
         self._append_mutex = threading.Lock()
+        #: The flock is still held since the last ``try_append``, until ``release_lock``.
+        self._lock_kept = False
+        #: The active segment has appends not yet synced to disk (``durable=False``).
+        self._unsynced = False
+        self._sync_mutex = threading.Lock()  # one ``sync`` at a time; a second waits for the first
 
     # -- writing -----------------------------------------------------------------------------------------
     def append(self, kind: str, payload: Mapping[str, Any]) -> JournalEntry:
         return self.append_many([(kind, payload)])[0]
 
-    def append_many(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> list[JournalEntry]:
-        """Append a group of entries with one durable write; returns them once durable.
+    def append_many(
+        self, items: Sequence[tuple[str, Mapping[str, Any]]], *, durable: bool = True
+    ) -> list[JournalEntry]:
+        """Append a group of entries with one write; returns them once on disk (``durable``), or once
+        written to the operating system, which a kill of this process does not undo (see :meth:`sync`).
 
         On the scorer's request path this runs on a thread beside a busy event loop, where every syscall
         gives up the GIL and may wait milliseconds to get it back, so the usual group is four syscalls:
-        flock, stat, one synchronous append, unlock."""
+        flock, stat, one (synchronous) append, unlock."""
+        entries = self._append(items, durable=durable, wait=True, keep_lock=False)
+        assert entries is not None
+        return entries
+
+    def try_append(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> list[JournalEntry] | None:
+        """``append_many(items, durable=False)`` without waiting: None, with nothing written, when another
+        writer holds the stream's lock. On success the lock stays held (until :meth:`release_lock`), so the
+        next group is a single write: for a caller on an event loop, which must never block."""
+        return self._append(items, durable=False, wait=False, keep_lock=True)
+
+    def _append(
+        self, items: Sequence[tuple[str, Mapping[str, Any]]], *, durable: bool, wait: bool, keep_lock: bool
+    ) -> list[JournalEntry] | None:
         if not items:
             return []
         with self._append_mutex:
-            cached, self._tail_cache = self._tail_cache, None  # set again only after a successful append
-            with self._held_lock():
-                tail = self._still_tail(cached) if cached is not None else None
-                if tail is None:
-                    if cached is not None:
-                        cached.file.close()
-                    tail = self._open_tail()
-                last = tail.last
-                seq = last.seq if last else 0
-                now = as_utc(self._clock())
-                ts = max(now, last.ts) if last else now
-                entries = [
-                    JournalEntry(seq + i + 1, ts, kind, payload) for i, (kind, payload) in enumerate(items)
-                ]
-                data = b"".join(encode_entry(e) for e in entries)
-                if tail.file is None or tail.size >= self.segment_bytes:
-                    if tail.file is not None:
-                        tail.file.close()
-                    segment = self.dir / f"seg-{entries[0].seq:012d}.jsonl"
-                    tail = _Tail(segment, _open_append(segment), 0, 0, last)
-                    tail.ino = os.fstat(tail.file.fileno()).st_ino
-                try:
-                    _append_durably(tail.file.fileno(), data)
-                except BaseException:
-                    tail.file.close()
-                    raise
-                if tail.size == 0:  # a new segment: make its name durable too
-                    fsync_dir(self.dir)
-                tail.size += len(data)
-                tail.last = entries[-1]
-                self._tail_cache = tail
+            if self._lock_file is None:
+                self._lock_file = _open_lock_file(self.dir / ".lock")
+            fd = self._lock_file.fileno()
+            kept, self._lock_kept = self._lock_kept, False
+            if not kept and not _take_flock(fd, self.dir, self.lock_timeout if wait else None):
+                return None
+            try:
+                entries = self._append_locked(items, durable=durable, kept=kept)
+            except BaseException:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                raise
+            if keep_lock:
+                self._lock_kept = True
+            else:
+                fcntl.flock(fd, fcntl.LOCK_UN)
         return entries
 
-    def close(self) -> None:
-        """Close the files kept open between appends (the object stays usable: they reopen on demand)."""
+    def _append_locked(
+        self, items: Sequence[tuple[str, Mapping[str, Any]]], *, durable: bool, kept: bool
+    ) -> list[JournalEntry]:
+        """The append itself (mutex and flock held). While the flock was ``kept`` since this object's last
+        append, nobody else can have touched the segment: it is not looked at again."""
+        cached, self._tail_cache = self._tail_cache, None  # set again only after a successful append
+        tail = (cached if kept else self._still_tail(cached)) if cached is not None else None
+        if tail is None:
+            if cached is not None:
+                self._retire(cached)
+            tail = self._open_tail()
+        last = tail.last
+        seq = last.seq if last else 0
+        now = as_utc(self._clock())
+        ts = max(now, last.ts) if last else now
+        entries = [JournalEntry(seq + i + 1, ts, kind, payload) for i, (kind, payload) in enumerate(items)]
+        data = b"".join(encode_entry(e) for e in entries)
+        if tail.file is None or tail.size >= self.segment_bytes:
+            if tail.file is not None:
+                self._retire(tail)
+            segment = self.dir / f"seg-{entries[0].seq:012d}.jsonl"
+            tail = _Tail(segment, _open_append(segment), 0, 0, last)
+            tail.ino = os.fstat(tail.file.fileno()).st_ino
+        try:
+            if not durable:
+                _write_all(tail.file.fileno(), data)
+            elif self._unsynced:  # earlier appends to this file are not on disk yet: sync them too
+                _write_all(tail.file.fileno(), data)
+                os.fdatasync(tail.file.fileno())
+            else:
+                _append_durably(tail.file.fileno(), data)
+        except BaseException:
+            self._retire(tail)
+            raise
+        self._unsynced = not durable
+        if tail.size == 0:  # a new segment: make its name durable too
+            fsync_dir(self.dir)
+        tail.size += len(data)
+        tail.last = entries[-1]
+        self._tail_cache = tail
+        return entries
+
+    def sync(self) -> None:
+        """Put on disk every entry appended so far (by this object, with ``durable=False``)."""
+        with self._sync_mutex:
+            with self._append_mutex:
+                tail = self._tail_cache
+                if not self._unsynced or tail is None or tail.file is None:
+                    return
+                fd = os.dup(tail.file.fileno())  # the tail may be closed meanwhile; the inode is the same
+                self._unsynced = False  # appends from here on set it again
+            try:
+                os.fdatasync(fd)
+            except BaseException:
+                with self._append_mutex:
+                    self._unsynced = True
+                raise
+            finally:
+                os.close(fd)
+
+    def release_lock(self) -> None:
+        """Let go of the flock that :meth:`try_append` keeps, if it is held."""
         with self._append_mutex:
-            if self._tail_cache is not None and self._tail_cache.file is not None:
-                self._tail_cache.file.close()
-            self._tail_cache = None
-            if self._lock_file is not None:
-                self._lock_file.close()
-                self._lock_file = None
+            if self._lock_kept and self._lock_file is not None:
+                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+            self._lock_kept = False
+
+    def close(self) -> None:
+        """Sync and close the files kept open between appends, which also lets go of a kept lock (the
+        object stays usable: they reopen on demand)."""
+        with self._append_mutex:
+            tail, self._tail_cache = self._tail_cache, None
+            try:
+                if tail is not None:
+                    self._retire(tail)
+            finally:
+                self._lock_kept = False
+                if self._lock_file is not None:
+                    self._lock_file.close()
+                    self._lock_file = None
+
+    def _retire(self, tail: _Tail) -> None:
+        """Close a segment file this object appended to, after syncing what it left unsynced there."""
+        if tail.file is None:
+            return
+        try:
+            if self._unsynced:
+                os.fdatasync(tail.file.fileno())
+                self._unsynced = False
+        finally:
+            tail.file.close()
 
     def _still_tail(self, cached: _Tail) -> _Tail | None:
         """``cached`` if the active segment is exactly as this object's previous append left it (lock held).
@@ -196,18 +286,6 @@ class Journal:
         handle = _open_append(segment)
         st = os.fstat(handle.fileno())
         return _Tail(segment, handle, st.st_ino, st.st_size, last)
-
-    @contextmanager
-    def _held_lock(self) -> Iterator[None]:
-        """The stream's flock through the lock file kept open (the mutex is held by the caller)."""
-        if self._lock_file is None:
-            self._lock_file = _open_lock_file(self.dir / ".lock")
-        fd = self._lock_file.fileno()
-        _acquire_flock(fd, self.dir, self.lock_timeout)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _repair_tail(self) -> tuple[Path | None, JournalEntry | None]:
         """The active segment and the last good entry; cuts a line torn by a crash (lock held)."""
@@ -369,14 +447,19 @@ def _append_durably(fd: int, data: bytes) -> None:
         except OSError as exc:
             if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
                 raise
-    while view:
-        view = view[os.write(fd, view) :]
+    _write_all(fd, view)
     os.fsync(fd)
 
 
 _RWF_DSYNC_APPEND = (
     os.RWF_DSYNC | os.RWF_APPEND if hasattr(os, "pwritev") and hasattr(os, "RWF_APPEND") else None
 )
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _open_lock_file(path: Path) -> io.FileIO:
@@ -390,6 +473,18 @@ def _open_lock_file(path: Path) -> io.FileIO:
 
 def _acquire_flock(fd: int, stream_dir: Path, timeout: float) -> None:
     lock_exclusive(fd, timeout=timeout, busy=f"journal {stream_dir} is busy", poll=0.002)
+
+
+def _take_flock(fd: int, stream_dir: Path, timeout: float | None) -> bool:
+    """The stream's flock, waiting up to ``timeout`` (Conflict after it), or, with None, only if free now."""
+    if timeout is not None:
+        _acquire_flock(fd, stream_dir, timeout)
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 class _flock:
