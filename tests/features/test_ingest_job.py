@@ -542,3 +542,29 @@ def test_the_reader_process_starts_before_duckdb_is_imported(tmp_path: Path) -> 
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.split() == ["[False]", "300", "True"], proc.stderr
+
+
+def test_templates_keep_the_count_and_first_and_last_stamp_of_their_events(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Each batch hands the store its per-template count and first/last stamp; over batches (some lines
+    without a stamp, some templates seen again later) the templates table and the parser state agree with
+    the events themselves."""
+    log = tmp_path / "app.log"
+    lines = _lines(HDFS)
+    stampless = [b"081399 " + line.split(b" ", 1)[1] for line in lines[:40]]  # month 13: no stamp
+    log.write_bytes(b"".join(lines[:150] + stampless + lines[150:]))
+    ingest(settings, [log], format="hdfs", batch_lines=37)
+    store = _store(settings)
+    expected = store.sql(
+        "SELECT template_id, count(*) AS n, min(ts) AS first, max(ts) AS last FROM events GROUP BY 1 ORDER BY 1"
+    )
+    got = store.sql("SELECT template_id, count AS n, first_seen AS first, last_seen AS last FROM templates"
+                    " WHERE count > 0 ORDER BY 1")  # fmt: skip
+    assert len(got) > 5 and got.equals(expected)
+    assert store.sql("SELECT count(*) - count(ts) AS n FROM events")["n"][0] == 40
+    assert expected["first"].notna().all()
+    state = json.loads(settings.miner_state_path.read_text())["body"]["templates"]
+    by_id = {t["template_id"]: t for t in state}
+    for row in expected.itertuples(index=False):
+        assert by_id[row.template_id]["count"] == row.n

@@ -62,6 +62,8 @@ def _empty_quarantine() -> pa.Table:
 def _batch(
     source: SourceState, lines: list[int], *, start: int, end: int, new: bool, template: str = "T1"
 ) -> IngestBatch:
+    events = _events(source.source_id, lines, template=template)
+    stamps = events["ts"].to_pylist()
     return IngestBatch(
         run_id="r1",
         source_id=source.source_id,
@@ -70,7 +72,7 @@ def _batch(
         end_offset=end,
         end_line=lines[-1],
         check_sha="c",
-        events=_events(source.source_id, lines, template=template),
+        events=events,
         quarantine=_empty_quarantine(),
         templates=pa.table(
             {
@@ -78,6 +80,9 @@ def _batch(
                 "text": ["request <*> failed"],
                 "version": pa.array([1], pa.int32()),
                 "merged_into": pa.array([None], pa.string()),
+                "count": pa.array([len(lines)], pa.int64()),
+                "first_seen": pa.array([min(stamps)], pa.timestamp("us")),
+                "last_seen": pa.array([max(stamps)], pa.timestamp("us")),
             }
         ),
         versions=pa.table(

@@ -79,3 +79,27 @@ def test_rank_formats_reports_counts_best_first() -> None:
     assert [s.matched for s in ranked] == sorted((s.matched for s in ranked), reverse=True)
     assert "plain" not in {s.preset for s in ranked}
     assert detect_format(sample, presets=["spark", "bgl"]) == FormatSpec(preset="plain")
+
+
+def test_best_format_is_the_top_of_the_ranking() -> None:
+    """``best_format`` (what detection uses) stops counting a preset once it cannot win, and still picks
+    exactly the ranking's first: on every fixture, on mixtures of two (partial matches, near ties), on
+    subsets and reorderings of the presets, and on nothing."""
+    from itertools import combinations
+
+    from triage.ingest.detect import best_format
+    from triage.ingest.presets import PRESETS
+
+    folders = (HANDWRITTEN, LOGHUB, LOGHUB.parent / "messy")
+    logs = sorted(p for d in folders for p in d.iterdir() if p.suffix in (".log", ".jsonl"))
+    samples = {p.name: read_sample(p) for p in logs}
+    mixed = {f"{a}+{b}": samples[a][::2] + samples[b][1::2] for a, b in combinations(sorted(samples), 2)}
+    names = list(PRESETS)
+    orders = [None, names[::-1], names[::3], names[5:], ["plain"]]
+    checked = 0
+    for lines in [*samples.values(), *mixed.values(), []]:
+        for presets in orders:
+            ranked = rank_formats(lines, presets)
+            assert best_format(lines, presets) == (ranked[0] if ranked else None)
+            checked += bool(ranked) and ranked[0].matched > 0
+    assert checked > 500

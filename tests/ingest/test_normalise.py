@@ -8,11 +8,13 @@ import pytest
 
 from triage.ingest.normalise import (
     GENERIC_SHAPES,
+    SHAPES,
     RecordBuilder,
     Roles,
     TimestampParser,
     level_from_priority,
     normalise_level,
+    to_micros,
 )
 
 
@@ -98,6 +100,42 @@ def test_parser_switches_between_shapes_and_remembers_failures() -> None:
         datetime(2024, 11, 27, 6, 30), datetime(2020, 6, 14, 15, 16, 1), None, datetime(2024, 11, 27, 6, 30, 1),
         None, datetime(2020, 6, 14, 15, 16, 2), None, datetime(2005, 6, 3, 22, 42, 50),
     ]
+
+
+#: Stamps of every shape, good and bad: leap days, out-of-range fields (datetime refuses them), offsets that
+#: leave datetime's range, month names, two-digit and missing years, epochs, fractions of any length.
+EDGE_STAMPS = [
+    "2024-11-27 06:30:00", "2024-11-27T06:30:00.5", "2024-11-27 06:30:00,123456789", "2024-1-2 3:04:05",
+    "2024-02-29 23:59:59.999999", "2023-02-29 10:00:00", "2024-04-31 10:00:00", "2024-13-01 00:00:00",
+    "2024-00-10 00:00:00", "2024-11-00 00:00:00", "0000-01-01 00:00:00", "0001-01-01 00:00:00",
+    "9999-12-31 23:59:59.999999", "2024-11-27 24:00:00", "2024-11-27 23:60:00", "2024-11-27 23:59:60",
+    "2024-11-27 06:30:00Z", "2024-11-27 06:30:00 UTC", "2024-11-27 06:30:00+05:30", "2024-11-27 06:30:00-0800",
+    "2024-12-31 23:30:00-02:00", "0001-01-01 00:30:00+01:00", "0001-01-01 01:30:00+01:00",
+    "9999-12-31 23:30:00-01:00", "9999-12-31 22:30:00-01:00", "2024-11-27 06:30:00+99:99",
+    "2024/11/27 06:30:00", "2024/11/27:06:30:00.25", "2024.11.27 06:30:00", "2024.11.27-06:30:00",
+    "2005-06-03-15.42.50.675872", "2005-02-30-15.42.50", "20241127 063000", "20241127-06:30:00.1",
+    "20241127063000", "20241127T063000.123", "Jun 14 15:16:01", "Jun 31 15:16:01", "Feb 29 12:00:00",
+    "Foo 14 15:16:01", "Sept 14 15:16:01", "Mon Jun 14 15:16:01 2021", "Jun 14, 2021 15:16:01", "jun 14 25:00:00",
+    "Tue, 14 Jun 2021 15:16:01 +0200", "14/Jun/2021:15:16:01 -0700", "1117838570", "1117838570.123456789",
+    "1117838570123", "1117838570123456", "1117838570123456789", "2024-11-27", "2024-02-30", "03-17 16:13:38.811",
+    "02-29 00:00:00", "1127 10:00:00", "081109 203615", "691231 235959", "681231 235959", "991301 000000",
+    "17/06/09 20:10:40", "99/02/29 00:00:00", "00/02/29 00:00:00", "", "garbage",
+]
+
+
+@pytest.mark.parametrize("default_year", [2019, 2020, 1970])
+def test_micros_parser_gives_the_datetime_parsers_instants(default_year: int) -> None:
+    """``micros=True`` (what row mode uses) is ``to_micros`` of the datetime parser, None exactly where it is
+    None, for every shape, and stays so as its caches (last text, dates, shapes) fill."""
+    for shapes in [None, *[[name] for name in SHAPES]]:
+        dates = TimestampParser(shapes, default_year=default_year)
+        micros = TimestampParser(shapes, default_year=default_year, micros=True)
+        for text in EDGE_STAMPS * 2:
+            expected = to_micros(dates.parse(text))
+            got = micros.parse(text)
+            assert got == expected and type(got) is type(expected), (shapes, text, got, expected)
+    assert TimestampParser(["iso"], micros=True).parse("1970-01-01 00:00:00.000001") == 1
+    assert TimestampParser(["iso"], micros=True).parse("1969-12-31 23:59:59") == -1_000_000
 
 
 def test_roles_inferred_from_conventional_names() -> None:

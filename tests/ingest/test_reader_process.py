@@ -216,6 +216,24 @@ def test_pandas_unavailable_blocks_the_import_inside_only() -> None:
     assert proc.stdout.split() == ["blocked", "after", "pandas"], proc.stderr
 
 
+def test_pandas_unavailable_with_numpy_starts_pyarrow_without_numpy() -> None:
+    """Asked to, numpy is kept out too while pyarrow is first imported (the reader process; a ``triage
+    ingest`` process of its own); pandas still imports afterwards. Once pyarrow is in, numpy is not blocked."""
+    code = (
+        "import sys\n"
+        "from triage.ingest.reader_process import pandas_unavailable\n"
+        "with pandas_unavailable(numpy=True):\n"
+        "    import pyarrow as pa\n"
+        "    import pyarrow.compute as pc\n"
+        "    print(pc.fill_null(pa.array([1, None]), 0).to_pylist(), 'numpy' in sys.modules)\n"
+        "with pandas_unavailable(numpy=True):\n"
+        "    import numpy  # pyarrow is already imported: only pandas is kept out\n"
+        "print('after', numpy.__name__)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["[1,", "0]", "False", "after", "numpy"], proc.stderr
+
+
 def test_after_pandas_unavailable_pyarrow_still_converts_to_pandas() -> None:
     code = (
         "import pyarrow as pa\n"

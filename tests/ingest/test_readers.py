@@ -217,7 +217,9 @@ def test_text_streams_are_a_programming_error() -> None:
     ids=lambda p: p.name,
 )
 def test_rows_carry_exactly_the_records_values(path: Path) -> None:
-    """Row mode (what the ingest job reads) yields, item for item, the values of the LogRecords."""
+    """Row mode (what the ingest job reads) yields, item for item, the values of the LogRecords (the
+    timestamp as microseconds since 1970)."""
+    from triage.ingest.normalise import to_micros
     from triage.ingest.schemas import ROW_FIELDS
 
     with open_log(path, default_year=2020) as reader:
@@ -228,7 +230,9 @@ def test_rows_carry_exactly_the_records_values(path: Path) -> None:
     for item, row in zip(items, rows, strict=True):
         if isinstance(item, LogRecord):
             assert type(row) is tuple
-            assert row == tuple(getattr(item, name) for name in ROW_FIELDS)
+            values = {name: getattr(item, name) for name in ROW_FIELDS}
+            assert row == tuple({**values, "timestamp": to_micros(item.timestamp)}.values())
+            assert row[2] is None or type(row[2]) is int
         else:
             assert row == item  # quarantined lines come as they are
 

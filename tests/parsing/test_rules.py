@@ -72,3 +72,19 @@ def test_settings_field_reaches_parser_config(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     config = ParserConfig.from_settings(Settings(home=tmp_path, parsing_rules_path=path))
     assert config.rules_path == path
+
+
+def test_defaults_read_as_the_pure_python_safe_loader_reads_them() -> None:
+    """The defaults are read with libyaml's safe loader when PyYAML has it: the same rules, fingerprint
+    and all, as ``yaml.safe_load`` gives."""
+    from importlib import resources
+
+    import yaml
+
+    from triage.parsing.rules import DEFAULT_RULES_RESOURCE
+
+    text = resources.files("triage.parsing").joinpath(DEFAULT_RULES_RESOURCE).read_text("utf-8")
+    pure = RuleSet.from_mapping(yaml.safe_load(text), origin=DEFAULT_RULES_RESOURCE)
+    assert RuleSet.defaults() == pure
+    assert RuleSet.defaults().fingerprint() == pure.fingerprint()
+    assert len(pure.redaction) > 5 and len(pure.masking) > 5

@@ -230,6 +230,28 @@ def test_a_kept_engine_holds_the_file_only_during_sessions(tmp_path: Path) -> No
         assert s.scalar("SELECT count(*) FROM items") == 4
 
 
+def test_a_kept_engine_checkpoints_in_the_commit_without_a_wal(tmp_path: Path, monkeypatch) -> None:
+    """The commit of a kept engine's write session checkpoints at once: no WAL is written even before the
+    file is detached (with DuckDB's default threshold the commit leaves one for the detach to fold in)."""
+    path = tmp_path / "s.duckdb"
+    wal = path.with_name(path.name + ".wal")
+    db = Database(path, keep_engine=True, threads=1)
+    db.migrate(MIGRATIONS)
+    wal_before_detach: list[bool] = []
+    close = Database._close
+
+    def noting_close(self: Database, con: object) -> None:
+        wal_before_detach.append(wal.exists())
+        close(self, con)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Database, "_close", noting_close)
+    with db.write() as s:
+        s.execute("INSERT INTO items SELECT range, 'x' || range, NULL FROM range(50000)")
+    assert wal_before_detach == [False]
+    with Database(path).read() as s:
+        assert s.scalar("SELECT count(*) FROM items") == 50_000
+
+
 def test_a_kept_engine_writes_row_groups_of_the_size_asked(tmp_path: Path) -> None:
     path = tmp_path / "s.duckdb"
     db = Database(path, keep_engine=True, row_group_size=4096)

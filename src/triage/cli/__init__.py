@@ -17,7 +17,7 @@ from typing import Annotated, NoReturn
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer >= 0.29 vendors click
 
-from triage.cli._common import teardown_skippable
+from triage.cli._common import run_as_own_process, teardown_skippable
 from triage.errors import TriageError
 from triage.settings import Settings
 
@@ -84,6 +84,8 @@ def modules_for(argv: Sequence[str]) -> tuple[str, ...]:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point; maps user errors to exit code 2 with a single line."""
     _register(modules_for(sys.argv[1:] if argv is None else argv))
+    if argv is None:
+        run_as_own_process()
     try:
         code = typer.main.get_command(app).main(args=argv, prog_name="triage", standalone_mode=False)
     except NoArgsIsHelpError as exc:

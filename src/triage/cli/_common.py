@@ -31,6 +31,20 @@ def end_without_teardown() -> None:
     _end_without_teardown = True
 
 
+_own_process = False
+
+
+def run_as_own_process() -> None:
+    """Note that the command runs as the process's own entry point (``triage ...`` on a command line), not
+    under a caller of ``main(argv)`` such as a test or a pipeline: nothing runs after it in the process."""
+    global _own_process
+    _own_process = True
+
+
+def own_process() -> bool:
+    return _own_process
+
+
 def teardown_skippable() -> bool:
     return _end_without_teardown
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from triage.cli._common import end_without_teardown, print_json, settings_of
+from triage.cli._common import end_without_teardown, own_process, print_json, settings_of
 
 
 def register(app: typer.Typer) -> None:
@@ -50,8 +50,9 @@ def ingest_command(
 
     settings = settings_of(ctx)
     stdin = sys.stdin.buffer if "-" in paths else None
-    # This process only ingests: without pandas, pyarrow skips importing it (≈ 0.5 s of a run's start).
-    with _progress(enabled=sys.stderr.isatty()) as progress, pandas_unavailable():
+    # This process only ingests: without pandas, pyarrow skips importing it (≈ 0.5 s of a run's start); as
+    # the process's own command, it ends after the ingest, so pyarrow may start without numpy too.
+    with _progress(enabled=sys.stderr.isatty()) as progress, pandas_unavailable(numpy=own_process()):
         report = ingest(settings, paths, format=format, service=service, stdin=stdin, progress=progress)
     end_without_teardown()  # the store is closed and the reader processes have exited
     if as_json:

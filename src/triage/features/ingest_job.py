@@ -89,6 +89,8 @@ STDIN_LABEL = "stdin"
 
 #: ``progress(files, total_bytes)`` returns a callback that is given the bytes done since its last call.
 Progress = Callable[[int, int], Callable[[int], None]]
+#: One template's share of a batch: its events, and their earliest and latest timestamp (None: none had one).
+BatchSeen = tuple[int, datetime | None, datetime | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -784,15 +786,15 @@ class _IngestRun:
         source, label = plan.source, plan.job.label
         rows = batch.rows
         stamps = rows.column(2)
-        micros = pc.fill_null(stamps.cast(pa.int64()), NO_TIME).to_numpy().tolist()
+        micros = pc.fill_null(stamps.cast(pa.int64()), NO_TIME).to_pylist()
         template_ids, params, contents = self.parser.parse_micros(rows.column(1).to_pylist(), micros)
         ids = pa.array(template_ids, pa.string())
-        self._note_seen(ids, stamps)
+        seen = self._note_seen(ids, stamps)
         now = _now()
         events = self._events_table(
             rows, ids, params, contents, source.source_id, label, fallback_service, now
         )
-        templates, versions = self._template_tables(template_ids, now)
+        templates, versions = self._template_tables(seen, now)
         quarantine = self._quarantine_table(batch.quarantined, source.source_id, label, now)
         state = _state_bytes(self.parser)
         counts = RunCounts(batch.lines, len(template_ids), batch.merged, len(batch.quarantined))
@@ -817,19 +819,27 @@ class _IngestRun:
         self.known.advance(submitted, source)
         self.committer.submit(submitted)
 
-    def _note_seen(self, ids: pa.Array, stamps: pa.Array) -> None:
+    def _note_seen(self, ids: pa.Array, stamps: pa.Array) -> dict[str, BatchSeen]:
         """Each template's first/last seen widened by the earliest and latest stamp of its events in the batch
-        (``TemplateParser.parse_micros`` leaves them to the caller)."""
+        (``TemplateParser.parse_micros`` leaves them to the caller). Returns, per template id of the batch,
+        its events and their earliest and latest stamp: the batch's share of the ``templates`` row."""
         import pyarrow as pa
 
-        if stamps.null_count == len(stamps):
-            return
-        seen = pa.table({"t": ids, "ts": stamps}).group_by("t").aggregate([("ts", "min"), ("ts", "max")])
+        seen = (
+            pa.table({"t": ids, "ts": stamps})
+            .group_by("t")
+            .aggregate([("t", "count"), ("ts", "min"), ("ts", "max")])
+        )
         note = self.parser.note_seen
-        for template_id, first, last in zip(
-            seen["t"].to_pylist(), seen["ts_min"].to_pylist(), seen["ts_max"].to_pylist(), strict=True
-        ):
-            note(template_id, first, last)
+        stats: dict[str, BatchSeen] = {}
+        for template_id, n, first, last in zip(
+            seen["t"].to_pylist(), seen["t_count"].to_pylist(), seen["ts_min"].to_pylist(),
+            seen["ts_max"].to_pylist(), strict=True,
+        ):  # fmt: skip
+            if first is not None:
+                note(template_id, first, last)
+            stats[template_id] = (n, first, last)
+        return stats
 
     def _committed(self, batches: list[IngestBatch], seconds: float) -> None:
         """Runs on the commit thread after each commit (one write session, one or more batches)."""
@@ -901,12 +911,13 @@ class _IngestRun:
             }
         )
 
-    def _template_tables(self, template_ids: list[str], now: datetime) -> tuple[pa.Table, pa.Table]:
+    def _template_tables(self, in_batch: dict[str, BatchSeen], now: datetime) -> tuple[pa.Table, pa.Table]:
         """Every template in the batch or changed by it (a merge changes templates that have no event in
-        the batch), with its current text; and the versions the store has not seen yet."""
+        the batch), with its current text and the batch's count and first/last stamp of it (``in_batch``, from
+        :meth:`_note_seen`: the store adds them up without reading the events again); and the versions the
+        store has not seen yet."""
         import pyarrow as pa
 
-        in_batch = set(template_ids)
         self.template_ids.update(in_batch)
         rows: list[Any] = []
         new_versions: list[Any] = []
@@ -921,12 +932,16 @@ class _IngestRun:
             elif template.template_id not in in_batch:
                 continue
             rows.append(template)
+        stats = [in_batch.get(t.template_id, (0, None, None)) for t in rows]
         templates = pa.table(
             {
                 "template_id": pa.array([t.template_id for t in rows], pa.string()),
                 "text": pa.array([t.text for t in rows], pa.string()),
                 "version": pa.array([t.version for t in rows], pa.int32()),
                 "merged_into": pa.array([getattr(t, "merged_into", None) for t in rows], pa.string()),
+                "count": pa.array([n for n, _, _ in stats], pa.int64()),
+                "first_seen": pa.array([first for _, first, _ in stats], pa.timestamp("us")),
+                "last_seen": pa.array([last for _, _, last in stats], pa.timestamp("us")),
             }
         )
         versions = pa.table(

@@ -130,7 +130,9 @@ class IngestBatch:
     check_sha: str  # sha256 of the bytes just before end_offset
     events: pa.Table  # EVENT_COLUMNS
     quarantine: pa.Table  # QUARANTINE_COLUMNS
-    templates: pa.Table  # template_id, text, version, merged_into: every template in ``events`` or changed
+    # template_id, text, version, merged_into, and count, first_seen, last_seen of its events in ``events``:
+    # every template in ``events`` or changed (a changed one without events: 0, NULL, NULL)
+    templates: pa.Table
     versions: pa.Table  # template_id, version, text, created_at, run_id: texts not stored before
     counts: RunCounts
     format: str | None  # the header format these lines were read with
@@ -519,16 +521,11 @@ class FeatureStore:
         s.append_arrow("events", batch.events)
         s.append_arrow("quarantine", batch.quarantine)
         if batch.templates.num_rows:
-            with (
-                s.registered("_batch_events", batch.events),
-                s.registered("_batch_templates", batch.templates),
-            ):
+            with s.registered("_batch_templates", batch.templates):
                 s.execute(
                     "INSERT INTO templates (template_id, text, version, merged_into, count, first_seen, last_seen)"
-                    " SELECT t.template_id, t.text, t.version, t.merged_into, coalesce(e.n, 0), e.first_seen,"
-                    " e.last_seen FROM _batch_templates t LEFT JOIN (SELECT template_id, count(*) AS n,"
-                    " min(ts) AS first_seen, max(ts) AS last_seen FROM _batch_events GROUP BY template_id) e"
-                    " USING (template_id)"
+                    ' SELECT template_id, text, version, merged_into, "count", first_seen, last_seen'
+                    " FROM _batch_templates"
                     " ON CONFLICT (template_id) DO UPDATE SET text = excluded.text, version = excluded.version,"
                     " merged_into = excluded.merged_into, count = templates.count + excluded.count,"
                     " first_seen = least(templates.first_seen, excluded.first_seen),"

@@ -31,7 +31,8 @@ Reading (``readers.py``; the only I/O)
                               from the file's first 1000 lines). Iterate the reader for ``LogRecord |
                               QuarantinedLine`` items; ``reader.spec`` is the format used. Use it in a ``with``.
                               ``rows=True``: records come as plain tuples (``schemas.ROW_FIELDS`` order, no
-                              ``source``/``fields``), for bulk consumers such as the ingest job.
+                              ``source``/``fields``, the timestamp in microseconds since 1970), for bulk
+                              consumers such as the ingest job.
     ``open_stream(binary_stream, fmt=None, *, source="stdin", ...)``  the same for stdin / any byte stream.
     ``read_log(path, fmt=None, **kw)``  generator over items (``open_log`` in a ``with``).
     ``read_sample(path)`` / ``sniff_format(path)``  first lines of a file / its detected FormatSpec.

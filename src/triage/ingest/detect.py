@@ -9,7 +9,7 @@ among equal scores the most *specific* preset wins (narrow fields and literal te
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from triage.ingest.formats import LogFormat
@@ -50,6 +50,14 @@ def _candidate_lines(lines: Iterable[str | bytes]) -> list[str]:
     return out
 
 
+def _matcher(name: str) -> tuple[Callable[[str], object], int]:
+    """A preset's line test and specificity."""
+    fmt = compile_format(FormatSpec(preset=name))
+    # a header format matches a line when its regex fullmatches it (no need for the fields here)
+    match = fmt.matcher.regex.fullmatch if isinstance(fmt.matcher, LogFormat) else fmt.match
+    return match, fmt.specificity
+
+
 def rank_formats(lines: Iterable[str | bytes], presets: Sequence[str] | None = None) -> list[FormatScore]:
     """Every preset (but ``plain``) scored on the sample, best first."""
     sample = _candidate_lines(lines)
@@ -57,13 +65,34 @@ def rank_formats(lines: Iterable[str | bytes], presets: Sequence[str] | None = N
     for name in presets or PRESETS:
         if name == "plain":
             continue
-        fmt = compile_format(FormatSpec(preset=name))
-        # a header format matches a line when its regex fullmatches it (no need for the fields here)
-        match = fmt.matcher.regex.fullmatch if isinstance(fmt.matcher, LogFormat) else fmt.match
+        match, specificity = _matcher(name)
         matched = sum(1 for line in sample if match(line) is not None)
-        scores.append(FormatScore(name, matched, len(sample), fmt.specificity))
+        scores.append(FormatScore(name, matched, len(sample), specificity))
     scores.sort(key=lambda s: (s.matched, s.specificity), reverse=True)  # stable: preset order breaks ties
     return scores
+
+
+def best_format(lines: Iterable[str | bytes], presets: Sequence[str] | None = None) -> FormatScore | None:
+    """``rank_formats(lines, presets)[0]`` (None if no preset is scored), found without counting every
+    preset to the end: one stops being counted once matching all the lines it has left could not beat the
+    best so far (more matches, or as many and more specific; an earlier preset wins a full tie). Detection
+    runs once per new file, on the job's critical path; most presets then stop within a few lines."""
+    sample = _candidate_lines(lines)
+    best: FormatScore | None = None
+    for name in presets or PRESETS:
+        if name == "plain":
+            continue
+        match, specificity = _matcher(name)
+        need = 0 if best is None else best.matched + (specificity <= best.specificity)
+        matched, left = 0, len(sample)
+        for line in sample:
+            if matched + left < need:
+                break
+            left -= 1
+            matched += match(line) is not None
+        if matched >= need:
+            best = FormatScore(name, matched, len(sample), specificity)
+    return best
 
 
 def detect_format(
@@ -73,7 +102,7 @@ def detect_format(
 
     ``lines`` are decoded lines or raw physical lines (bytes); give a few hundred for a stable answer.
     """
-    ranked = rank_formats(lines, presets)
-    if ranked and ranked[0].matched > 0 and ranked[0].share >= min_share:
-        return FormatSpec(preset=ranked[0].preset)
+    best = best_format(lines, presets)
+    if best is not None and best.matched > 0 and best.share >= min_share:
+        return FormatSpec(preset=best.preset)
     return FormatSpec(preset="plain")

@@ -6,7 +6,8 @@ Best effort and never fatal: a value that cannot be understood becomes ``None`` 
 Timestamps are naive ``datetime`` objects. Text written with an offset (``Z``, ``+02:00``) and epoch
 numbers are converted to UTC; text without an offset is kept as written (local time of the source).
 Year-less stamps (syslog ``Jun 14 15:16:01``, Android ``03-17 16:13:38.811``) take the caller's
-``default_year``.
+``default_year``. Bulk readers (row mode) take the same instants as integers: microseconds since
+1970-01-01 (:func:`to_micros`), what an Arrow ``timestamp("us")`` column holds.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -107,10 +108,25 @@ _MEMO_LIMIT = 512
 _UTC_NAMES = frozenset({"Z", "UTC", "GMT"})
 
 Builder = Callable[["re.Match[str]", int], datetime | None]
+MicrosBuilder = Callable[["re.Match[str]", int], int | None]
+
+_MISSING: Any = object()
+_ONE_US = timedelta(microseconds=1)
+_US_PER_S = 1_000_000
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+_MIN_US = (datetime.min - _EPOCH) // _ONE_US
+_MAX_US = (datetime.max - _EPOCH) // _ONE_US
+_DAY_CACHE_LIMIT = 4096
 
 
-def _make_builder(regex: re.Pattern[str]) -> Builder:
-    """A fast datetime builder for one shape: reads groups by position, no dict per call."""
+def to_micros(value: datetime | None) -> int | None:
+    """A naive datetime as microseconds since 1970-01-01: the integer an Arrow ``timestamp("us")`` holds."""
+    return None if value is None else (value - _EPOCH) // _ONE_US
+
+
+def _make_builders(regex: re.Pattern[str]) -> tuple[Builder, MicrosBuilder]:
+    """Fast builders for one shape, reading groups by position (no dict per call): one makes a datetime, the
+    other the same instant in microseconds (:func:`to_micros` of it, None exactly when it gives None)."""
     gi = {name: idx - 1 for name, idx in regex.groupindex.items()}
     i_e, i_Y, i_Y2, i_y, i_b, i_m = (gi.get(k) for k in ("e", "Y", "Y2", "y", "b", "m"))
     i_d, i_H, i_M, i_S, i_f, i_z = (gi.get(k) for k in ("d", "H", "M", "S", "f", "z"))
@@ -122,10 +138,10 @@ def _make_builder(regex: re.Pattern[str]) -> Builder:
             seconds = float(e) if "." in e or len(e) <= 10 else int(e) / 10 ** (len(e) - 10)
             return _EPOCH + timedelta(seconds=seconds)
 
-        return epoch
+        return epoch, lambda m, default_year: to_micros(epoch(m, default_year))
 
-    def build(m: re.Match[str], default_year: int) -> datetime | None:
-        g = m.groups()
+    def ymd(g: tuple[str, ...], default_year: int) -> tuple[int, int, int] | None:
+        """Year, month and day of the groups; None for an unknown month name."""
         if i_Y is not None and g[i_Y]:
             year = int(g[i_Y])
         elif i_Y2 is not None and g[i_Y2]:
@@ -141,48 +157,100 @@ def _make_builder(regex: re.Pattern[str]) -> Builder:
                 return None
         else:
             month = int(g[i_m])  # type: ignore[index]
+        return year, month, int(g[i_d])  # type: ignore[index]
+
+    def offset_seconds(z: str) -> int:
+        digits = z[1:].replace(":", "")
+        return (int(digits[:2]) * 60 + int(digits[2:4])) * 60
+
+    def build(m: re.Match[str], default_year: int) -> datetime | None:
+        g = m.groups()
+        day = ymd(g, default_year)
+        if day is None:
+            return None
         if i_H is None:  # a date alone
-            return datetime(year, month, int(g[i_d]))  # type: ignore[index]
+            return datetime(*day)
         f = g[i_f] if i_f is not None else None
-        dt = datetime(year, month, int(g[i_d]), int(g[i_H]), int(g[i_M]), int(g[i_S]),  # type: ignore[index]
-                      int(f[:6].ljust(6, "0")) if f else 0)
+        dt = datetime(*day, int(g[i_H]), int(g[i_M]), int(g[i_S]), int(f[:6].ljust(6, "0")) if f else 0)  # type: ignore[index]
         z = g[i_z] if i_z is not None else None
         if z and z not in _UTC_NAMES:
-            digits = z[1:].replace(":", "")
-            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4]))
+            offset = timedelta(seconds=offset_seconds(z))
             dt = dt + offset if z[0] == "-" else dt - offset
         return dt
 
-    return build
+    if i_H is None:
+        return build, lambda m, default_year: to_micros(build(m, default_year))
+
+    # Microseconds without a datetime per stamp: a stream has few distinct dates, so each date's first
+    # microsecond is looked up (made once with date(), which rejects the same dates datetime() does) and
+    # the time of day added, checked as datetime() checks it. Cheaper to make, and Arrow takes integers
+    # for a timestamp column at a fraction of the cost of datetimes.
+    date_key = itemgetter(*(i for i in (i_Y, i_Y2, i_y, i_b, i_m, i_d) if i is not None))
+    days: dict[tuple[Any, int], int | None] = {}
+
+    def day_micros(g: tuple[str, ...], default_year: int) -> int | None:
+        parts = ymd(g, default_year)
+        if parts is None:
+            return None
+        try:
+            return (date(*parts).toordinal() - _EPOCH_ORDINAL) * 86_400 * _US_PER_S
+        except ValueError:  # no such date
+            return None
+
+    def build_micros(m: re.Match[str], default_year: int) -> int | None:
+        g = m.groups()
+        key = (date_key(g), default_year)
+        day = days.get(key, _MISSING)
+        if day is _MISSING:
+            if len(days) >= _DAY_CACHE_LIMIT:
+                days.clear()
+            day = days[key] = day_micros(g, default_year)
+        if day is None:
+            return None
+        hour, minute, second = int(g[i_H]), int(g[i_M]), int(g[i_S])  # type: ignore[index]
+        if hour > 23 or minute > 59 or second > 59:  # datetime() refuses these
+            return None
+        f = g[i_f] if i_f is not None else None
+        us: int = day + ((hour * 60 + minute) * 60 + second) * _US_PER_S + (int(f[:6].ljust(6, "0")) if f else 0)  # type: ignore[operator]
+        z = g[i_z] if i_z is not None else None
+        if z and z not in _UTC_NAMES:
+            offset = offset_seconds(z) * _US_PER_S
+            us = us + offset if z[0] == "-" else us - offset
+            if not _MIN_US <= us <= _MAX_US:  # out of datetime's range: the datetime builder overflows
+                return None
+        return us
+
+    return build, build_micros
 
 
-_COMPILED: dict[str, tuple[re.Pattern[str], Builder]] = {}
+_COMPILED: dict[str, tuple[re.Pattern[str], Builder, MicrosBuilder]] = {}
 for _name, _rx in SHAPES.items():
     _pattern = re.compile(_rx)
-    _COMPILED[_name] = (_pattern, _make_builder(_pattern))
+    _COMPILED[_name] = (_pattern, *_make_builders(_pattern))
 
 
 class TimestampParser:
     """Parses timestamp text of any known shape, remembering which shape each layout of text has.
 
-    Stateful (a memo) but deterministic; make one per stream. Never raises on bad text.
+    Stateful (a memo) but deterministic; make one per stream. Never raises on bad text. With ``micros``,
+    :meth:`parse` gives microseconds since 1970-01-01 instead of a datetime (:func:`to_micros` of it).
     """
 
     __slots__ = ("_default_year", "_last_dt", "_last_text", "_memo", "_shapes", "_sticky")
 
-    def __init__(self, shapes: Sequence[str] | None = None, *, default_year: int = 1970) -> None:
+    def __init__(self, shapes: Sequence[str] | None = None, *, default_year: int = 1970, micros: bool = False) -> None:
         names = tuple(shapes) if shapes else GENERIC_SHAPES
         unknown = [n for n in names if n not in _COMPILED]
         if unknown:
             raise ValueError(f"unknown timestamp shapes {unknown}")
-        self._shapes = tuple(_COMPILED[n] for n in names)
+        self._shapes = tuple((_COMPILED[n][0], _COMPILED[n][2 if micros else 1]) for n in names)
         self._default_year = default_year
-        self._memo: dict[str, tuple[re.Pattern[str], Builder] | None] = {}
+        self._memo: dict[str, tuple[re.Pattern[str], Any] | None] = {}
         self._sticky = self._shapes[0]  # the shape that parsed the last text: tried first
         self._last_text = ""
-        self._last_dt: datetime | None = None
+        self._last_dt: Any = None
 
-    def parse(self, text: str) -> datetime | None:
+    def parse(self, text: str) -> Any:  # datetime | None, or int | None with ``micros``
         if text == self._last_text:  # consecutive lines often share a stamp
             return self._last_dt
         if not text:
@@ -251,9 +319,6 @@ class Roles:
         return cls(timestamp=ts, **found)
 
 
-_MISSING = object()
-
-
 def _nil(value: str | None) -> str | None:
     """Empty and ``-`` (syslog's NILVALUE, Loghub's "no label") mean "not given"."""
     return value if value and value != "-" else None
@@ -266,7 +331,7 @@ class RecordBuilder:
     fields without Content. It is a closure made once per stream: this is the per-line hot path.
     """
 
-    __slots__ = ("_level_of", "_levels", "_parse_ts", "_roles", "_service", "build", "timestamp")
+    __slots__ = ("_level_of", "_levels", "_micros_parser", "_parse_ts", "_roles", "_service", "build", "timestamp")
 
     def __init__(
         self,
@@ -280,6 +345,8 @@ class RecordBuilder:
         if (roles is None) == (json_keys is None):
             raise ValueError("give exactly one of roles (header formats) or json_keys (JSON lines)")
         parse_ts = TimestampParser(timestamp_shapes, default_year=default_year).parse
+        # rows carry timestamps as microseconds (see ``schemas.Row``), parsed by a parser of their own
+        self._micros_parser = lambda: TimestampParser(timestamp_shapes, default_year=default_year, micros=True)
         levels: dict[str | None, str | None] = {}  # raw level text -> normalised (few distinct values)
 
         def level_of(raw: str | None) -> str | None:
@@ -328,12 +395,11 @@ class RecordBuilder:
         per line; this is the reader's hot path."""
         if self._roles is None:
             raise ValueError("from_groups is for header formats; JSON lines carry their fields by name")
-        row = _header_row(
-            self._roles, {n: i - 1 for n, i in group_index.items()}, self._parse_ts, self._level_of,
-            self._levels, self._service,
-        )  # fmt: skip
+        index = {n: i - 1 for n, i in group_index.items()}
         if rows:
-            return row
+            parse_micros = self._micros_parser().parse
+            return _header_row(self._roles, index, parse_micros, self._level_of, self._levels, self._service)
+        row = _header_row(self._roles, index, self._parse_ts, self._level_of, self._levels, self._service)
         pairs = [(n, i - 1) for n, i in sorted(group_index.items(), key=lambda kv: kv[1]) if n != "Content"]
 
         def record(
@@ -363,8 +429,8 @@ class RecordBuilder:
 
         def row(fields: dict[str, str], content: str, line_no: int, n_lines: int, end_offset: int) -> Row:
             r = record(fields, content, line_no, n_lines, end_offset)
-            return (r.line_no, r.content, r.timestamp, r.level, r.component, r.host, r.service, r.n_lines,
-                    r.end_offset)  # fmt: skip
+            return (r.line_no, r.content, to_micros(r.timestamp), r.level, r.component, r.host, r.service,
+                    r.n_lines, r.end_offset)  # fmt: skip
 
         return row
 
@@ -420,11 +486,10 @@ def _header_build(
     return build
 
 
-def _groups_timestamp(
-    idx: tuple[int, ...], parse_ts: Callable[[str], datetime | None]
-) -> Callable[..., datetime | None]:
+def _groups_timestamp(idx: tuple[int, ...], parse_ts: Callable[[str], Any]) -> Callable[..., Any]:
     """The timestamp reader for header formats over a groups tuple (``idx``: positions of the fields that
-    make the stamp), specialised on how many there are."""
+    make the stamp), specialised on how many there are. ``parse_ts``: a TimestampParser's ``parse``
+    (datetimes, or microseconds)."""
     if not idx:
         return lambda groups: None
     if len(idx) == 1:
@@ -448,13 +513,14 @@ def _groups_timestamp(
 def _header_row(
     roles: Roles,
     index: Mapping[str, int],
-    parse_ts: Callable[[str], datetime | None],
+    parse_ts: Callable[[str], Any],
     level_of: Callable[[str | None], str | None],
     levels: dict[str | None, str | None],
     service: str | None,
 ) -> Callable[..., Row]:
-    """:func:`_header_build` over a groups tuple, making a Row. A role naming a field the format does not
-    have acts as absent (as ``dict.get`` of a missing name does there)."""
+    """:func:`_header_build` over a groups tuple, making a Row (its timestamp is what ``parse_ts`` gives:
+    microseconds for rows, a datetime for :meth:`RecordBuilder.from_groups`'s records). A role naming a
+    field the format does not have acts as absent (as ``dict.get`` of a missing name does there)."""
 
     def at(name: str | None) -> int | None:
         return None if not name else index.get(name)

@@ -330,30 +330,40 @@ def _widen_pipe(stream: IO[bytes]) -> None:
         fcntl.fcntl(stream.fileno(), set_size, PIPE_BYTES)
 
 
-class _NoPandas:
-    """A meta-path entry that makes ``import pandas`` fail. pyarrow imports pandas (≈ 0.4 s) on its first
-    conversion of a Python list only to check whether the list is a pandas object; without pandas it skips
-    that check. Reading and ingesting never make pandas objects."""
+class _Unavailable:
+    """A meta-path entry that makes importing some top-level packages fail (see ``pandas_unavailable``)."""
 
-    @staticmethod
-    def find_spec(name: str, path: object = None, target: object = None) -> None:
-        if name == "pandas" or name.startswith("pandas."):
-            raise ImportError("pandas is not imported while ingesting in this process")
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name.partition(".")[0] in self.names:
+            raise ImportError(f"{name} is not imported while ingesting in this process")
 
 
 @contextlib.contextmanager
-def pandas_unavailable() -> Iterator[None]:
-    """``import pandas`` fails inside (see ``_NoPandas``), for a process that has not imported it and only
-    ingests (``triage ingest``, the reader process); a no-op where pandas is already imported. After it, pandas
-    imports as usual, and pyarrow's ``to_pandas`` works (checked: it looks for pandas again)."""
-    if "pandas" in sys.modules:
+def pandas_unavailable(*, numpy: bool = False) -> Iterator[None]:
+    """``import pandas`` fails inside, for a process that has not imported it and only ingests (``triage
+    ingest``, the reader process); a no-op where pandas is already imported. pyarrow imports pandas (≈ 0.4 s)
+    on its first conversion of a Python list only to check whether the list is a pandas object; without
+    pandas it skips that check. Reading and ingesting never make pandas objects. After it, pandas imports as
+    usual, and pyarrow's ``to_pandas`` works (checked: it looks for pandas again).
+
+    ``numpy``: numpy fails to import too, if pyarrow is not imported yet: pyarrow then starts without it
+    (≈ 0.15 s less CPU per process; reading and ingesting convert nothing to or from numpy). Unlike pandas,
+    pyarrow looks for numpy only once, as it is imported, so that process can never convert Arrow data to
+    numpy or pandas: only for a process that ends when its ingest is done (the reader process, the
+    ``triage ingest`` command run as its own process)."""
+    names = {"pandas", "numpy"} if numpy and "pyarrow" not in sys.modules else {"pandas"}
+    blocked = _Unavailable(frozenset(names - sys.modules.keys()))
+    if not blocked.names:
         yield
         return
-    sys.meta_path.insert(0, _NoPandas)
+    sys.meta_path.insert(0, blocked)
     try:
         yield
     finally:
-        sys.meta_path.remove(_NoPandas)
+        sys.meta_path.remove(blocked)
 
 
 def serve(jobs: IO[bytes], out: IO[bytes]) -> int:
@@ -380,7 +390,7 @@ def main() -> NoReturn:
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames on the pipe
     try:
-        with pandas_unavailable():
+        with pandas_unavailable(numpy=True):  # the process ends when its jobs are read
             code = serve(sys.stdin.buffer, out)
         out.flush()
     except KeyboardInterrupt:  # the terminal's Ctrl-C reaches the whole process group; the parent reports it

@@ -130,8 +130,8 @@ def open_stream(
 ) -> LogReader:
     """Read a binary stream (e.g. ``sys.stdin.buffer``). ``fmt=None`` detects the format from the first
     lines (buffered, then replayed). ``default_year`` (for year-less stamps) defaults to this year.
-    ``rows``: records come as plain ``Row`` tuples (``triage.ingest.schemas.ROW_FIELDS``), for bulk
-    consumers such as the ingest job."""
+    ``rows``: records come as plain ``Row`` tuples (``triage.ingest.schemas.ROW_FIELDS``; timestamps in
+    microseconds since 1970), for bulk consumers such as the ingest job."""
     if isinstance(stream, io.TextIOBase):
         raise TypeError("open_stream needs a binary stream (e.g. sys.stdin.buffer), not a text stream")
     spec = None if fmt is None else format_spec(fmt)

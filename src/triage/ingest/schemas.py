@@ -48,8 +48,10 @@ class QuarantinedLine:
 #: What a reader yields per record in row mode (``open_log(..., rows=True)``): a plain tuple, in this
 #: order, holding the LogRecord's values but its ``source`` (the reader's) and ``fields`` (header fields
 #: by name, which bulk consumers do not need). Building a tuple costs a fraction of a frozen dataclass.
+#: The timestamp is in microseconds since 1970-01-01 (``normalise.to_micros`` of the record's), the
+#: integer an Arrow ``timestamp("us")`` column holds: cheaper to make than a datetime, and to convert.
 ROW_FIELDS = ("line_no", "content", "timestamp", "level", "component", "host", "service", "n_lines", "end_offset")  # fmt: skip
-Row = tuple[int, str, datetime | None, str | None, str | None, str | None, str | None, int, int]
+Row = tuple[int, str, int | None, str | None, str | None, str | None, str | None, int, int]
 
 
 def fast_constructor(cls: type) -> Callable[..., Any]:

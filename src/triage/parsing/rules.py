@@ -26,6 +26,9 @@ from triage.errors import InvalidInput
 PLACEHOLDER_RE = re.compile(r"<[A-Z][A-Z0-9_]*>")
 
 DEFAULT_RULES_RESOURCE = "default_rules.yaml"
+#: The defaults are read by every ingest before its first batch: libyaml's safe loader, when PyYAML has it,
+#: reads them ≈ 10x faster than the pure-Python one (the same data: both build it with SafeConstructor).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class Rule(BaseModel):
@@ -91,7 +94,7 @@ class RuleSet(BaseModel):
     @classmethod
     def defaults(cls) -> RuleSet:
         text = resources.files("triage.parsing").joinpath(DEFAULT_RULES_RESOURCE).read_text("utf-8")
-        return cls.from_mapping(yaml.safe_load(text), origin=DEFAULT_RULES_RESOURCE)
+        return cls.from_mapping(yaml.load(text, Loader=_SAFE_LOADER), origin=DEFAULT_RULES_RESOURCE)
 
     @classmethod
     def from_mapping(cls, data: Any, *, origin: str) -> RuleSet:

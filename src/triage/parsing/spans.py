@@ -50,7 +50,12 @@ class CompiledRule:
     def may_match(self, text: str, lowered: str, has_digit: bool) -> bool:
         if self.requires_digit and not has_digit:
             return False
-        return not self.requires or any(r in lowered for r in self.requires)
+        if not self.requires:
+            return True
+        for required in self.requires:  # noqa: SIM110 (no generator: runs for every rule on every new text)
+            if required in lowered:
+                return True
+        return False
 
 
 #: A found span: (start, end, index of the rule) in the original text.
@@ -64,8 +69,10 @@ def find_spans(text: str, rules: Sequence[CompiledRule]) -> tuple[Span, ...]:
     if _MARK in text:
         return ()
     current = text
-    starts = list(range(len(text)))
-    ends = list(range(1, len(text) + 1))
+    # where each character of ``current`` starts and ends in ``text``; made at the first match (until
+    # then ``current`` is ``text``), as most texts match few rules or none
+    starts: list[int] = []
+    ends: list[int] = []
     found: list[Span] = []
     lowered = text.lower()
     has_digit = _DIGIT.search(text) is not None
@@ -82,6 +89,8 @@ def find_spans(text: str, rules: Sequence[CompiledRule]) -> tuple[Span, ...]:
                 continue
             if current[b - 1] in _MARKS or (a > 0 and current[a - 1] in _MARKS):
                 continue  # would cut a mask in two
+            if not starts:
+                starts, ends = list(range(len(text))), list(range(1, len(text) + 1))
             pieces.append(current[position:a])
             new_starts.extend(starts[position:a])
             new_ends.extend(ends[position:a])

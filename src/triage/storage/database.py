@@ -301,7 +301,12 @@ class Database:
         if not self.keep_engine:
             return self._connect(read_only=read_only)
         if self._engine is None:
-            self._engine = duckdb.connect(":memory:", config={"threads": self.threads})
+            # Every session of a kept engine ends in a checkpoint (the DETACH). A zero threshold moves that
+            # checkpoint into the COMMIT, which then skips writing the transaction to the WAL first (still all
+            # or nothing: a checkpoint publishes its blocks last): ≈ 15% less CPU per ingest commit.
+            self._engine = duckdb.connect(
+                ":memory:", config={"threads": self.threads, "checkpoint_threshold": "0b"}
+            )
         con = self._engine.cursor()
         path = str(self.path).replace("'", "''")
         if read_only:
