@@ -23,6 +23,22 @@ def fixtures_dir() -> Path:
     return FIXTURES
 
 
+@pytest.fixture
+def fdatasync_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The descriptors ``os.fdatasync`` is called with during the test (the real call still happens)."""
+    import os
+
+    calls: list[int] = []
+    real = os.fdatasync
+
+    def recorded(fd: int) -> None:
+        calls.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", recorded)
+    return calls
+
+
 # --------------------------------------------------------------------------- modeling (error classifier, MLflow)
 @pytest.fixture(scope="session")
 def labelled_examples():

@@ -4,28 +4,16 @@ thread when the journal's lock is busy or every group must be synced first (alwa
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from tests.recovery.conftest import take_stream_lock
 
 from triage.api.committer import GroupCommitter
 from triage.recovery.journal import Journal
-
-
-def _take_lock(journal: Journal) -> int | None:
-    """The stream's flock through another open file, as another process takes it; its fd if free now."""
-    journal.dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(journal.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
 
 
 class Recorder:
@@ -37,11 +25,9 @@ class Recorder:
 
 
 def test_interval_mode_appends_on_the_requests_thread_and_syncs_in_the_background(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, fdatasync_calls: list[int]
 ) -> None:
-    synced: list[int] = []
-    real = os.fdatasync
-    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+    synced = fdatasync_calls
     journal, recorder = Journal(tmp_path), Recorder()
     committer = GroupCommitter(journal, recorder, sync_interval=0.02)
     try:
@@ -59,13 +45,13 @@ def test_interval_mode_appends_on_the_requests_thread_and_syncs_in_the_backgroun
     finally:
         committer.stop()
     assert [e.payload["i"] for e in Journal(tmp_path).read()] == [0, 1, 2, 3, 4]
-    assert _take_lock(journal) is not None  # stop lets go of the lock
+    assert take_stream_lock(journal) is not None  # stop lets go of the lock
 
 
 def test_a_busy_lock_sends_the_request_to_the_thread_which_waits_for_it(tmp_path: Path) -> None:
     journal, recorder = Journal(tmp_path), Recorder()
     committer = GroupCommitter(journal, recorder, sync_interval=0.05)
-    holder = _take_lock(journal)
+    holder = take_stream_lock(journal)
     assert holder is not None
     threading.Timer(0.2, os.close, [holder]).start()  # another writer lets go after 0.2 s
     try:
@@ -119,7 +105,7 @@ def test_always_mode_answers_after_the_group_is_on_disk_and_keeps_no_lock(tmp_pa
 
         assert sorted(asyncio.run(post())) == list(range(1, 21))
         assert {thread for *_, thread in recorder.seen} == {"triage-journal"}
-        fd = _take_lock(journal)
+        fd = take_stream_lock(journal)
         assert fd is not None  # between groups, the lock is free
         os.close(fd)
         assert committer.check() == "each group synced to disk before its answer"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from pathlib import Path
 
@@ -53,3 +55,16 @@ def home(rsettings: Settings) -> JournaledStore:
     (rsettings.home / "config").mkdir()
     (rsettings.home / "config" / "routing.yaml").write_text("hdfs: team-storage\n")
     return store
+
+
+def take_stream_lock(journal: Journal) -> int | None:
+    """The journal stream's flock through another open file, as another process takes it: its fd if it was
+    free, else None (close the fd to let go)."""
+    journal.dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(journal.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd

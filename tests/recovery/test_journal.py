@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.recovery.conftest import take_stream_lock
 
 from triage.errors import Conflict
 from triage.recovery.errors import JournalError
@@ -240,29 +242,13 @@ def test_a_write_discarded_by_a_concurrent_rollback_is_reported(tmp_path: Path) 
     assert store.submit([]) == []
 
 
-def _other_holds_lock(journal: Journal) -> int | None:
-    """Try the stream's flock through another open file (as another process would); its fd if taken."""
-    import fcntl
-    import os
-
-    fd = os.open(journal.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
 def test_try_append_keeps_the_lock_and_writes_nothing_while_another_writer_has_it(tmp_path: Path) -> None:
-    import os
-
     mine = Journal(tmp_path)
     assert [e.seq for e in mine.try_append([("rows", {"n": 1}), ("rows", {"n": 2})])] == [1, 2]
-    assert _other_holds_lock(mine) is None  # kept after the append
+    assert take_stream_lock(mine) is None  # kept after the append
     assert mine.try_append([("rows", {"n": 3})])[0].seq == 3  # the next one needs no lock round-trip
     mine.release_lock()
-    other_fd = _other_holds_lock(mine)
+    other_fd = take_stream_lock(mine)
     assert other_fd is not None
     try:
         assert mine.try_append([("rows", {"n": 4})]) is None  # never waits
@@ -272,7 +258,7 @@ def test_try_append_keeps_the_lock_and_writes_nothing_while_another_writer_has_i
     assert mine.try_append([("rows", {"n": 5})])[0].seq == 5  # and is seen: the lock was taken again
     assert [e.payload["n"] for e in Journal(tmp_path).read()] == [1, 2, 3, 4, 5]
     mine.close()
-    assert _other_holds_lock(mine) is not None  # close lets go of a kept lock
+    assert take_stream_lock(mine) is not None  # close lets go of a kept lock
 
 
 def test_another_writer_waits_for_a_kept_lock(tmp_path: Path) -> None:
@@ -304,13 +290,9 @@ def test_unsynced_appends_survive_a_kill_of_the_writer(tmp_path: Path) -> None:
 
 
 def test_sync_puts_unsynced_appends_on_disk_and_a_durable_append_covers_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, fdatasync_calls: list[int]
 ) -> None:
-    import os
-
-    synced: list[int] = []
-    real = os.fdatasync
-    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+    synced = fdatasync_calls
     journal = Journal(tmp_path)
     journal.append("rows", {"n": 1})
     journal.sync()
@@ -332,12 +314,10 @@ def test_sync_puts_unsynced_appends_on_disk_and_a_durable_append_covers_them(
     assert [e.payload["n"] for e in Journal(tmp_path).read()] == [1, 2, 3, 4, 5, 6]
 
 
-def test_a_full_segment_is_synced_before_the_next_one_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    synced: list[int] = []
-    real = os.fdatasync
-    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+def test_a_full_segment_is_synced_before_the_next_one_starts(
+    tmp_path: Path, fdatasync_calls: list[int]
+) -> None:
+    synced = fdatasync_calls
     journal = Journal(tmp_path, segment_bytes=200)
     journal.try_append([("rows", {"text": "x" * 300})])
     assert synced == []
