@@ -57,7 +57,9 @@ class Settings(BaseSettings):
         "the answer (a kill of the scorer loses nothing) and synced every api_journal_sync_seconds (a power "
         "loss loses at most that). always: synced before the answer (slower: one disk flush per group).",
     )
-    api_journal_sync_seconds: float = Field(default=0.05, gt=0, le=10)
+    api_journal_sync_seconds: float = Field(
+        default=0.05, gt=0, le=10, description="Seconds between two syncs of the journal to disk (interval mode)."
+    )
     ops_interval_seconds: float = Field(
         default=60.0, gt=0, description="How often the API escalates alerts and checks emergency-change deadlines."
     )
