@@ -65,6 +65,14 @@ def test_history_filters_and_csv(server, incident_id) -> None:
         assert "dash-orders" in analyst.get("/v1/history/facets").json()["services"]
 
 
+@pytest.mark.parametrize("path", ["/v1/history/incidents", "/v1/incidents"])
+def test_an_offset_past_any_listing_is_refused_not_a_store_failure(server, path) -> None:
+    with server.client("analyst") as analyst:
+        assert analyst.get(path, params={"offset": 2**31 - 1}).status_code == 200  # the largest accepted
+        huge = analyst.get(path, params={"offset": 1192777937339068306161664})  # found by schemathesis: a 503
+        assert huge.status_code == 422 and huge.json()["status"] == 422
+
+
 def test_pages_are_public_shells_with_a_strict_policy(server) -> None:
     with server.client() as anonymous:
         for path in ("/", "/history", "/incidents/INC-x"):

@@ -145,13 +145,9 @@ def test_restore_while_the_api_serves_requests_drops_none(keyed) -> None:
         during = [r for r in results if r[0] < ended and r[1] > began]
         assert during, "no request overlapped the restore"
         assert [r for r in results if r[2] != 200] == []  # every request answered, none failed
-        stored: set[str] = set()
-        for incident in set(accepted.values()):
-            stored |= {d["errorId"] for d in ana.get(f"/v1/incidents/{incident}").json()["diagnoses"]}
-        missing = set(accepted) - stored
-        assert len(accepted) < 500 and not missing, (
-            f"{len(missing)} of {len(accepted)} accepted diagnoses lost"
-        )
+        # each one by id: an incident's detail lists at most 500 diagnoses, and a fast server takes more
+        missing = [e for e in accepted if ana.get(f"/v1/diagnoses/{e}").status_code != 200]
+        assert not missing, f"{len(missing)} of {len(accepted)} accepted diagnoses lost"
         assert (
             ana.get("/v1/audit", params={"action": "recovery.restore", "subjectId": snap}).json()["count"]
             == 1

@@ -26,6 +26,10 @@ def _utc(value: datetime | None) -> datetime | None:
         raise ValueError("time out of range") from None
 
 
+#: The largest ``offset`` a listing accepts: past the store's 64-bit OFFSET a query fails (a 503 where a
+#: 422 is due), and no listing is anywhere near this long.
+MAX_OFFSET = 2**31 - 1
+
 #: A datetime in UTC, for bodies and query parameters.
 Moment = Annotated[datetime, AfterValidator(_utc)]
 OptionalMoment = Annotated[datetime | None, AfterValidator(_utc)]

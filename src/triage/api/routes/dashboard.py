@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from triage.api.command_center import CommandCenter
 from triage.api.security import IncidentReader
 from triage.api.web import page_headers, shell, static_file
+from triage.api.wire import MAX_OFFSET
 from triage.errors import InvalidInput, NotFound
 from triage.history.analytics import trends
 from triage.history.export import to_csv
@@ -117,7 +118,7 @@ async def history_incidents(
     request: Request, key: IncidentReader, service: Service = None, category: Category = None,
     severity: SeverityQ = None, root_cause: RootCause = None, status: StatusQ = None, since: datetime | None = None,
     until: datetime | None = None, q: Text = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     where = _filter(service, category, severity, root_cause, status, since, until, q)
     frame, total = await run_in_threadpool(center(request).history.search, where, limit=limit, offset=offset)

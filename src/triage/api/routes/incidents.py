@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from triage.api.security import IncidentReader, IncidentWriter, actor_name
+from triage.api.wire import MAX_OFFSET
 from triage.incidents.schemas import Incident, IncidentDetail, ResolveRequest
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
@@ -26,7 +27,7 @@ async def list_incidents(
     until: datetime | None = None,
     q: Annotated[str | None, Query(max_length=200, description="text search")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[Incident]:
     runtime = request.app.state.runtime
     runtime.writer.drain(5.0)
