@@ -7,7 +7,6 @@ import logging
 import sqlite3
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from triage.api.writer import BatchWriter
 from triage.diagnosis.cause import rank_incident
 from triage.diagnosis.engine import DiagnosisEngine, DiagnosisOutcome, EngineState, IncidentIndex
 from triage.diagnosis.models import PATTERNS_NAME, ServedModels
+from triage.diagnosis.recent import RecentErrors
 from triage.diagnosis.schemas import DiagnosisNotice, ErrorEvent
 from triage.errors import NotFound
 from triage.incidents.grouping import IncidentGrouper
@@ -49,8 +49,6 @@ JOURNAL_STREAM = "api"  # the journal stream of everything the API accepted
 UNKNOWN_KEY_TTL = 2.0  # seconds an unknown key id is remembered as unknown (limits the cost of probing)
 RECENT_PATTERN_WINDOW = timedelta(minutes=15)  # the errors the pattern models look at, by event time
 MAX_PARTIAL_ROUNDS = 5  # rankings in a row that may miss some of an incident's services before one is kept
-#: What the runtime remembers of each recent error (for live root-cause ranking and the pattern scan).
-RECENT_COLUMNS = ["ts", "service", "level", "template_id", "template", "content"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +79,13 @@ class Runtime:
     inbox: LogInbox | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
-    #: Recent errors (rows of RECENT_COLUMNS), for live root-cause ranking and the pattern scan.
-    _recent: deque = field(default_factory=lambda: deque(maxlen=100_000))
+    #: Recent errors, for live root-cause ranking and the pattern scan.
+    _recent: RecentErrors = field(default_factory=lambda: RecentErrors(100_000))
     #: incident id -> (last_seen, services it had) when last ranked; an incident is ranked again when it grows.
     _ranked_at: dict[str, tuple[datetime, int]] = field(default_factory=dict)
     #: incident id -> rounds in a row its ranking missed some of its services (their errors still arriving).
     _partial_rounds: dict[str, int] = field(default_factory=dict)
-    _last_scanned: tuple | None = None  # the newest recent error at the last pattern scan
+    _last_scanned: int = 0  # how many recent errors there had been at the last pattern scan
     readiness_checks: dict[str, Callable[[], str]] = field(default_factory=dict)
     #: Called (on the background thread) when another process swapped the store file in, e.g. a
     #: ``triage snapshot restore`` while serving: the app re-applies this API's journal (see app.py).
@@ -155,8 +153,8 @@ class Runtime:
         background."""
         outcome = self.engine.diagnose(event)
         body = outcome.diagnosis.model_dump_json()
-        self._recent.append((event.timestamp, event.service, outcome.level, outcome.parsed.template_id,
-                             outcome.diagnosis.evidence.template or "", outcome.parsed.content))
+        self._recent.append(event.timestamp, event.service, outcome.level, outcome.parsed.template_id,
+                            outcome.diagnosis.evidence.template or "", outcome.parsed.content)
         assert self.committer is not None
         # A notice alone waits for the store writer and reactions (1-3 s, thousands of them under load), not the
         # outcome or even the diagnosis model: every collection of the cyclic GC walks what waits (see the notice).
@@ -349,14 +347,13 @@ class Runtime:
         """Run the served pattern champion over the last RECENT_PATTERN_WINDOW of errors the scorer has
         seen; the engine's next diagnoses of a flagged (service, template) say so. Returns how many are
         flagged (0 without a pattern champion)."""
-        if self.models is None or not self._recent or self._recent[-1] is self._last_scanned:
+        if self.models is None or self._recent.appended == self._last_scanned:
             return len(self.engine.state.patterns)  # nothing new since the last scan
         if not self.models.has(PATTERNS_NAME):
             self.engine.state.patterns = {}
             return 0
-        self._last_scanned = self._recent[-1]
-        recent = pd.DataFrame(list(self._recent), columns=RECENT_COLUMNS)
-        recent["ts"] = pd.to_datetime(recent["ts"], utc=True)
+        self._last_scanned = self._recent.appended
+        recent = self._recent.frame()
         recent = recent[recent["ts"] >= recent["ts"].max() - RECENT_PATTERN_WINDOW]
         findings = self.models.scan(recent[["ts", "service", "level", "template_id"]]).findings()
         self.engine.state.patterns = {
@@ -388,8 +385,7 @@ class Runtime:
         if not pending:
             return 0
         # The RCA names an issue after its template, so both sources carry template text in template_id.
-        recent = pd.DataFrame(list(self._recent), columns=RECENT_COLUMNS)
-        recent = recent.drop(columns=["template_id"]).rename(columns={"template": "template_id"})
+        recent = self._recent.frame().drop(columns=["template_id"]).rename(columns={"template": "template_id"})
         store = FeatureStore(self.settings)
         ranked = 0
         for incident_id, services, first_seen, last_seen in pending:
@@ -400,7 +396,8 @@ class Runtime:
             if not stored.empty:
                 stored["ts"] = pd.to_datetime(stored["ts"]).dt.tz_localize(UTC)
                 stored["template_id"] = stored["template_id"].map(self._template_texts(stored["template_id"].unique()))
-            events = pd.concat([stored, recent], ignore_index=True) if not stored.empty else recent
+            mine = recent[recent["service"].isin(services)]  # what rank_incident keeps anyway, before the copy
+            events = pd.concat([stored, mine], ignore_index=True) if not stored.empty else mine
             cause = rank_incident(events, services=services, first_seen=first_seen, computed_at=utcnow())
             covered = {s for s, _ in cause.ranking} if cause is not None else set()
             # A ranking that misses one of the incident's services (its errors still arriving, or not yet in
