@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     api_journal_sync_seconds: float = Field(
         default=0.05, gt=0, le=10, description="Seconds between two syncs of the journal to disk (interval mode)."
     )
+    api_store_flush_seconds: float = Field(
+        default=1.0, gt=0, le=60,
+        description="Seconds between two writes of accepted diagnoses from the journal into the store (batched).",
+    )
     ops_interval_seconds: float = Field(
         default=60.0, gt=0, description="How often the API escalates alerts and checks emergency-change deadlines."
     )

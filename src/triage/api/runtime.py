@@ -25,6 +25,7 @@ from triage.diagnosis.models import PATTERNS_NAME, ServedModels
 from triage.diagnosis.recent import RecentErrors
 from triage.diagnosis.schemas import DiagnosisNotice, ErrorEvent
 from triage.errors import NotFound
+from triage.features.store import FeatureStore
 from triage.incidents.grouping import IncidentGrouper
 from triage.incidents.schemas import FeedbackRequest, Incident, ResolveRequest
 from triage.incidents.store import (
@@ -69,6 +70,10 @@ class Runtime:
     engine: DiagnosisEngine
     metrics: Metrics = field(default_factory=Metrics)
     writer: BatchWriter | None = None
+    #: The store as the writer's thread alone opens it: one DuckDB instance kept, the file attached per flush
+    #: (a new instance per flush cost ~35 ms of CPU, part of it holding the GIL the requests need).
+    writer_db: Database | None = None
+    _rca_store: FeatureStore | None = None  # the live root-cause ranking's (its thread's alone)
     committer: GroupCommitter | None = None
     journal: Journal | None = None
     #: Called with each batch of stored diagnoses, off the request path (alerts, emergency changes, ...).
@@ -111,8 +116,10 @@ class Runtime:
         engine = build_engine(settings)
         runtime = cls(settings=settings, db=db, keys=KeyStore(db), incidents=incidents, knowledge=knowledge_store,
                       engine=engine, journal=journal)
-        # Batches, not rows: each flush opens the store (tens of ms), so flush about once a second.
-        runtime.writer = BatchWriter(runtime._persist, interval=1.0, on_flush=runtime._flushed)
+        # Batches, not rows: each flush opens the store and checkpoints it, so flush about once a second.
+        runtime.writer_db = Database(settings.store_path, keep_engine=True)
+        runtime.writer = BatchWriter(runtime._persist, interval=settings.api_store_flush_seconds,
+                                     on_flush=runtime._flushed)
         runtime.models = ServedModels(settings.models_dir / "served")
         runtime.reload_models()
         runtime.note_store_file()
@@ -144,6 +151,10 @@ class Runtime:
             self.journal.close()  # the files it keeps open between appends
         if self.writer is not None:
             self.writer.stop()
+        if self.writer_db is not None:
+            self.writer_db.close()
+        if self._rca_store is not None:
+            self._rca_store.db.close()
         if self.reactor is not None:
             self.reactor.stop()
 
@@ -167,7 +178,7 @@ class Runtime:
         entries = [entry for entry, _ in batch]
         if self.journal is not None:
             self.journal.sync()  # the store must never hold an entry the journal could still lose
-        with self.db.write() as session:
+        with (self.writer_db or self.db).write() as session:
             position = store_position(session, JOURNAL_STREAM)
             todo = entries
             if self.journal is not None and entries[0].seq > position + 1:  # the store was restored meanwhile:
@@ -375,8 +386,6 @@ class Runtime:
     def rank_open_incidents(self) -> int:
         """Root-cause ranking for each open incident spanning services that changed since it was last
         ranked; the engine's next diagnoses of it carry the result. Returns how many were ranked."""
-        from triage.features.store import FeatureStore
-
         pending = [
             (i.incident_id, set(i.services), i.first_seen, i.last_seen)
             for i in list(self.engine.grouper.open.values())
@@ -386,8 +395,10 @@ class Runtime:
             return 0
         # The RCA names an issue after its template, so both sources carry template text in template_id.
         recent = self._recent.frame().drop(columns=["template_id"]).rename(columns={"template": "template_id"})
-        store = FeatureStore(self.settings)
-        ranked = 0
+        if self._rca_store is None:  # this thread's own: one DuckDB instance kept, as for the writer
+            self._rca_store = FeatureStore(self.settings, keep_engine=True)
+        store = self._rca_store
+        ranked, timeline = 0, []
         for incident_id, services, first_seen, last_seen in pending:
             since, until = first_seen - timedelta(minutes=32), last_seen + timedelta(minutes=5)
             stored = store.events(service=sorted(services), since=since.replace(tzinfo=None),
@@ -412,11 +423,14 @@ class Runtime:
             self.engine.state.causes[incident_id] = cause
             ranked += 1
             if previous is None or previous.service != cause.service:
-                self.incidents.write_batch(timeline=[TimelineRow(
+                timeline.append(TimelineRow(
                     incident_id, cause.computed_at, "rca",
                     f"root cause: {cause.service} ({cause.confidence:.0%}): {cause.issue}",
                     details={"ranking": [{"service": s, "score": round(v, 3)} for s, v in cause.ranking[:5]]},
-                )])
+                ))
+        if timeline:
+            with store.db.write() as session:
+                self.incidents.write_batch(timeline=timeline, session=session)
         return ranked
 
     def _check_models(self) -> str:

@@ -31,7 +31,7 @@ class BatchWriter:
         name: str = "triage-writer",
     ) -> None:
         self._flush = flush
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Sequence[Any]] = queue.SimpleQueue()
         self._pending: list[Any] = []
         self.interval = interval
         self.max_batch = max_batch
@@ -47,10 +47,12 @@ class BatchWriter:
         self.put_many([item])
 
     def put_many(self, items: Sequence[Any]) -> None:
+        """Queue ``items`` (the sequence itself is kept, not copied: the caller must not change it)."""
+        if not items:
+            return
         with self._idle:
             self._inflight += len(items)
-        for item in items:
-            self._queue.put(item)
+        self._queue.put(items)  # one hand-off per call: the caller is often the event loop
 
     @property
     def backlog(self) -> int:
@@ -80,7 +82,7 @@ class BatchWriter:
                 if remaining <= 0:
                     break
                 try:
-                    self._pending.append(self._queue.get(timeout=remaining))
+                    self._pending.extend(self._queue.get(timeout=remaining))
                 except queue.Empty:
                     break
             if self._pending:
