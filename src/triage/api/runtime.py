@@ -18,6 +18,7 @@ from triage.access.keys import ApiKey, KeyStore, KeyVerifier, split_key
 from triage.api.committer import GroupCommitter
 from triage.api.inbox import LogInbox
 from triage.api.metrics import Metrics
+from triage.api.worker_process import WorkerProcess
 from triage.api.writer import BatchWriter
 from triage.diagnosis.cause import rank_incident
 from triage.diagnosis.engine import DiagnosisEngine, DiagnosisOutcome, EngineState, IncidentIndex
@@ -74,6 +75,8 @@ class Runtime:
     #: (a new instance per flush cost ~35 ms of CPU, part of it holding the GIL the requests need).
     writer_db: Database | None = None
     _rca_store: FeatureStore | None = None  # the live root-cause ranking's (its thread's alone)
+    #: Where the live root-cause ranking computes (pandas work that would otherwise hold the GIL for 100+ ms).
+    _worker: WorkerProcess = field(default_factory=lambda: WorkerProcess(preload=(rank_incident.__module__,)))
     committer: GroupCommitter | None = None
     journal: Journal | None = None
     #: Called with each batch of stored diagnoses, off the request path (alerts, emergency changes, ...).
@@ -155,6 +158,7 @@ class Runtime:
             self.writer_db.close()
         if self._rca_store is not None:
             self._rca_store.db.close()
+        self._worker.close()
         if self.reactor is not None:
             self.reactor.stop()
 
@@ -310,8 +314,10 @@ class Runtime:
         """Every ``interval``: notice a store file another process swapped in (one stat). Every few seconds:
         follow champion moves, and rank the services of multi-service incidents.
 
-        A round of the latter is pandas work that holds the GIL (hundreds of ms with many services), stalling
-        requests: the pause after a round grows with its cost, so it uses at most ``max_share`` of a core."""
+        A round of the latter is pandas work that holds the GIL, stalling requests: the ranking computes in a
+        worker process, and the pause after a round grows with the CPU this thread spent on the rest (the
+        store query, building the frames, the pattern scan), so it holds the GIL at most ``max_share`` of the
+        time."""
         next_round = 0.0
         while not self._stopping.wait(interval):
             try:
@@ -320,7 +326,7 @@ class Runtime:
                 log.exception("catching up with a replaced store failed")
             if time.monotonic() < next_round:
                 continue
-            started = time.monotonic()
+            started = time.thread_time()  # this thread's CPU: the ranking itself computes in the worker process
             try:
                 self.reload_models()
             except Exception:  # keep watching; the failure shows in /readyz via ServedModels.errors
@@ -333,7 +339,7 @@ class Runtime:
                 self.scan_recent_patterns()
             except Exception:
                 log.exception("recent pattern scan failed")
-            cost = time.monotonic() - started
+            cost = time.thread_time() - started
             next_round = time.monotonic() + cost * (1 - max_share) / max_share - interval
 
     def note_store_file(self) -> None:
@@ -409,7 +415,8 @@ class Runtime:
                 stored["template_id"] = stored["template_id"].map(self._template_texts(stored["template_id"].unique()))
             mine = recent[recent["service"].isin(services)]  # what rank_incident keeps anyway, before the copy
             events = pd.concat([stored, mine], ignore_index=True) if not stored.empty else mine
-            cause = rank_incident(events, services=services, first_seen=first_seen, computed_at=utcnow())
+            cause = self._worker.run(rank_incident, events, services=services, first_seen=first_seen,
+                                     computed_at=utcnow())
             covered = {s for s, _ in cause.ranking} if cause is not None else set()
             # A ranking that misses one of the incident's services (its errors still arriving, or not yet in
             # the store's windows) is redone next round, a few times, rather than kept.
