@@ -49,6 +49,38 @@ def test_serve_on_a_taken_or_invalid_port_exits_2_with_one_line(tmp_path) -> Non
     assert proc.returncode == 2 and "--port must be 0-65535" in proc.stderr, proc.stderr
 
 
+def test_ctrl_c_stops_serve_gracefully_with_exit_130(tmp_path) -> None:
+    """After its graceful shutdown the server exits 130, every time (asyncio's runner used to lose the
+    re-raised SIGINT now and then, and the process exited 0)."""
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        proc = subprocess.Popen([sys.executable, "-m", "triage.cli", "--home", str(tmp_path / "home"), "serve",
+                                 "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 130, stderr
+        assert "Traceback" not in stderr
+
+
 def test_a_home_that_is_a_file_exits_2_with_one_line(tmp_path) -> None:
     not_a_folder = tmp_path / "home.txt"
     not_a_folder.write_text("x")

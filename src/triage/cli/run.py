@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import socket
 import threading
 import time
@@ -248,6 +249,31 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def uvicorn_server(app: Any) -> uvicorn.Server:
+    """The server for ``app``, as `triage serve` and `triage run` run it (see :func:`run_server`)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        interrupted = False  # Ctrl-C reached it
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            self.interrupted = self.interrupted or sig == signal.SIGINT
+            super().handle_exit(sig, frame)
+
+    return Server(uvicorn.Config(app, access_log=False, log_config=None, timeout_graceful_shutdown=10))
+
+
+def run_server(server: uvicorn.Server, listener: socket.socket) -> None:
+    """Serve until stopped; after Ctrl-C and the graceful shutdown, raise KeyboardInterrupt (exit 130).
+
+    uvicorn re-raises the SIGINT it caught once it has shut down, but asyncio's runner takes that for a
+    cancellation of its main task, which is just finishing: now and then the task completes anyway, no
+    KeyboardInterrupt follows, and the process exited 0 after a Ctrl-C."""
+    server.run(sockets=[listener])
+    if getattr(server, "interrupted", False):
+        raise KeyboardInterrupt
+
+
 def base_url(sock: socket.socket) -> str:
     """How a local client reaches the server on ``sock`` (a wildcard address is reached over loopback)."""
     host, port = sock.getsockname()[:2]
@@ -267,8 +293,6 @@ def serve_with_first_look(
     settings: Settings, listener: socket.socket, *, replay: bool, speed: float, exit_when_ready: bool, say: Say
 ) -> None:
     """uvicorn in the foreground on ``listener``; the first look runs beside it once the server is ready."""
-    import uvicorn
-
     from triage.api.app import create_app
     from triage.api.logging import configure_logging
     from triage.cli.replay import bundled_incident
@@ -290,8 +314,7 @@ def serve_with_first_look(
         say(f"listening on {host}: reachable from other machines; keep the admin key safe")
     configure_logging(settings.log_level)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the replay's own requests would flood the log
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, freeze_heap=True), access_log=False, log_config=None,
-                                           timeout_graceful_shutdown=10))  # fmt: skip
+    server = uvicorn_server(create_app(settings, freeze_heap=True))
     stop = threading.Event()
     outcome: dict[str, str] = {}
     helper = threading.Thread(
@@ -301,7 +324,7 @@ def serve_with_first_look(
     say(f"starting the API and dashboard on {url} (Ctrl-C stops it)")
     helper.start()
     try:
-        server.run(sockets=[listener])
+        run_server(server, listener)
     except SystemExit as exc:  # uvicorn exits when the app's startup fails; it has logged why
         outcome.setdefault("error", f"the server did not start (exit {exc.code}); see the log lines above")
     finally:

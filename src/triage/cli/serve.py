@@ -20,11 +20,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Serve the API (docs at /docs) until interrupted."""
-        import uvicorn
-
         from triage.api.app import create_app
         from triage.api.logging import configure_logging
-        from triage.cli.run import base_url, listen
+        from triage.cli.run import base_url, listen, run_server, uvicorn_server
 
         settings = settings_of(ctx)
         # Bind first: a taken address or a bad port is one line and exit 2, before the app starts.
@@ -32,10 +30,9 @@ def register(app: typer.Typer) -> None:
         try:
             configure_logging(settings.log_level)
             typer.echo(f"triage serve: API and dashboard on {base_url(listener)} (Ctrl-C stops it)", err=True)
-            server = uvicorn.Server(uvicorn.Config(create_app(settings, freeze_heap=True), access_log=False,
-                                                   log_config=None, timeout_graceful_shutdown=10))  # fmt: skip
+            server = uvicorn_server(create_app(settings, freeze_heap=True))
             try:
-                server.run(sockets=[listener])
+                run_server(server, listener)
             except SystemExit as exc:  # uvicorn exits when the app's startup fails; it has logged why
                 raise TriageError(f"the server did not start (exit {exc.code}); see the log lines above") from None
         finally:
