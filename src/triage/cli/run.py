@@ -266,9 +266,9 @@ def uvicorn_server(app: Any) -> uvicorn.Server:
 def run_server(server: uvicorn.Server, listener: socket.socket) -> None:
     """Serve until stopped; after Ctrl-C and the graceful shutdown, raise KeyboardInterrupt (exit 130).
 
-    uvicorn re-raises the SIGINT it caught once it has shut down, but asyncio's runner takes that for a
-    cancellation of its main task, which is just finishing: now and then the task completes anyway, no
-    KeyboardInterrupt follows, and the process exited 0 after a Ctrl-C."""
+    uvicorn re-raises the SIGINT it caught once it has shut down, and asyncio's runner handles that signal as a
+    cancellation of its main task, which is just finishing; now and then no KeyboardInterrupt came out of it
+    and the process exited 0 after a Ctrl-C. The server notes the SIGINT itself instead of relying on that."""
     server.run(sockets=[listener])
     if getattr(server, "interrupted", False):
         raise KeyboardInterrupt
