@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def summarize(exc: BaseException) -> str:
+    """One line saying what went wrong, for a readiness check or a log field (a traceback's first line)."""
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+
+
 class TriageError(Exception):
     """Base of every error triage raises on purpose. The message is one line a user can act on."""
 

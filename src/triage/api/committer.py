@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from triage.errors import summarize
 from triage.recovery.journal import Journal, JournalEntry
 from triage.threads import name_os_thread, start_background
 
@@ -67,7 +68,7 @@ class GroupCommitter:
             try:
                 entries = self.journal.try_append([(kind, payload)])
             except Exception as exc:
-                self.last_error = _describe(exc)
+                self.last_error = summarize(exc)
                 raise
             if entries is not None:
                 if self.last_error:
@@ -94,7 +95,7 @@ class GroupCommitter:
         try:
             self.journal.sync()
         except OSError as exc:  # the entries are written; the OS puts them on disk in its own time
-            log.error("journal sync at stop failed", extra={"error": _describe(exc)})
+            log.error("journal sync at stop failed", extra={"error": summarize(exc)})
         self.journal.release_lock()
 
     def check(self) -> str:
@@ -119,7 +120,7 @@ class GroupCommitter:
                                                    durable=self.sync_interval is None)
                 self.last_error = None
             except Exception as exc:  # nothing was acknowledged: fail the requests, keep serving
-                self.last_error = _describe(exc)
+                self.last_error = summarize(exc)
                 for *_, loop, future in group:
                     loop.call_soon_threadsafe(_set_exception, future, exc)
                 continue
@@ -140,16 +141,12 @@ class GroupCommitter:
                 self.journal.sync()
                 self.sync_error = None
             except Exception as exc:  # the requests' writes still stand; readiness reports it, next round retries
-                self.sync_error = _describe(exc)
+                self.sync_error = summarize(exc)
                 log.error("journal sync failed, will retry", extra={"error": self.sync_error})
             if time.monotonic() >= next_release:
                 self._direct_after = time.monotonic() + self._yield_seconds
                 self.journal.release_lock()
                 next_release = time.monotonic() + self._lease
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
 
 
 def _set_result(future: asyncio.Future, value: Any) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from triage.errors import summarize
 from triage.threads import start_background
 
 if TYPE_CHECKING:
@@ -250,7 +251,7 @@ class Operations:
             try:
                 step()
             except Exception as exc:  # the loop must outlive a busy store or a broken receiver
-                errors.append(f"{name}: {type(exc).__name__}: {exc}".splitlines()[0][:300])
+                errors.append(f"{name}: {summarize(exc)}"[:300])
                 log.exception("operations step failed", extra={"step": name})
         self.last_error = "; ".join(errors) or None
         self.last_run = datetime.now(UTC)

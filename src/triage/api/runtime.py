@@ -25,7 +25,7 @@ from triage.diagnosis.engine import DiagnosisEngine, DiagnosisOutcome, EngineSta
 from triage.diagnosis.models import PATTERNS_NAME, ServedModels
 from triage.diagnosis.recent import RecentErrors
 from triage.diagnosis.schemas import DiagnosisNotice, ErrorEvent
-from triage.errors import NotFound
+from triage.errors import NotFound, summarize
 from triage.features.store import FeatureStore
 from triage.incidents.grouping import IncidentGrouper
 from triage.incidents.schemas import FeedbackRequest, Incident, ResolveRequest
@@ -475,7 +475,7 @@ class Runtime:
             try:
                 detail, ok = check(), True
             except Exception as exc:  # a failing check is reported, not raised
-                detail, ok = f"{type(exc).__name__}: {exc}".splitlines()[0][:300], False
+                detail, ok = summarize(exc), False
             results.append(CheckResult(name, ok, detail, time.perf_counter() - start))
         return results
 

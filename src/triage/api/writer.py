@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from triage.errors import summarize
 from triage.threads import start_background
 
 log = logging.getLogger("triage.api.writer")
@@ -94,7 +95,7 @@ class BatchWriter:
         try:
             self._flush(batch)
         except Exception as exc:  # keep the batch and retry; the error shows in /readyz
-            self.last_error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            self.last_error = summarize(exc)
             log.error("store flush failed, will retry", extra={"error": self.last_error, "items": len(batch)})
             time.sleep(min(2.0, self.interval * 4))
             return

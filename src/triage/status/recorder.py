@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from triage.errors import summarize
 from triage.status.config import StatusConfig
 from triage.status.probes import http_probe
 from triage.status.rules import component_state
@@ -119,7 +120,7 @@ class StatusRecorder:
                 self.tick()
                 self.last_error = None
             except Exception as exc:  # a failed round is reported and retried next tick, never fatal
-                self.last_error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+                self.last_error = summarize(exc)
                 log.warning("status round failed", extra={"error": self.last_error})
             self._stop.wait(self.config.interval_s)
 
