@@ -12,6 +12,7 @@ from triage.ingest.normalise import (
     RecordBuilder,
     Roles,
     TimestampParser,
+    YearHint,
     level_from_priority,
     normalise_level,
     to_micros,
@@ -81,6 +82,17 @@ def test_unparseable_timestamps_are_none(text: str) -> None:
     assert TimestampParser().parse(text) is None
 
 
+def test_year_less_stamps_take_the_latest_year_that_keeps_them_before_the_hint() -> None:
+    hint = YearHint.written_at(datetime(2026, 1, 1, 0, 5))  # a file last written just after New Year
+    parser = TimestampParser(default_year=hint)
+    assert [parser.parse(t) for t in ["Dec 31 23:59:01", "Jan  1 00:00:02", "Jan  2 00:00:00", "Jan  3 00:00:00"]] == [
+        datetime(2025, 12, 31, 23, 59, 1), datetime(2026, 1, 1, 0, 0, 2), datetime(2026, 1, 2), datetime(2025, 1, 3)]
+    # stamps that carry a year keep it, whatever the hint
+    assert parser.parse("2027-06-01 00:00:00") == datetime(2027, 6, 1)
+    assert TimestampParser(default_year=YearHint(2025, (1, 5))).parse("Feb 29 12:00:00") == datetime(2024, 2, 29, 12)
+    assert YearHint(2019).year_of(12, 31) == 2019  # a bare year places every date in it
+
+
 def test_two_digit_years_only_when_a_format_asks() -> None:
     assert TimestampParser().parse("081109 203615") is None
     assert TimestampParser(["yymmdd"]).parse("081109 203615") == datetime(2008, 11, 9, 20, 36, 15)
@@ -123,8 +135,8 @@ EDGE_STAMPS = [
 ]
 
 
-@pytest.mark.parametrize("default_year", [2019, 2020, 1970])
-def test_micros_parser_gives_the_datetime_parsers_instants(default_year: int) -> None:
+@pytest.mark.parametrize("default_year", [2019, 2020, 1970, YearHint(2021, (2, 28)), YearHint(2024, (3, 1))])
+def test_micros_parser_gives_the_datetime_parsers_instants(default_year: int | YearHint) -> None:
     """``micros=True`` (what row mode uses) is ``to_micros`` of the datetime parser, None exactly where it is
     None, for every shape, and stays so as its caches (last text, dates, shapes) fill."""
     for shapes in [None, *[[name] for name in SHAPES]]:

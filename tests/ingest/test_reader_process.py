@@ -39,7 +39,7 @@ def _job(
         label=path.name,
         spec=format_spec(fmt).model_dump_json(exclude_none=True),
         service=None,
-        default_year=2024,
+        written_at=1_700_000_000.0,
         start_offset=start_offset,
         start_line=start_line,
         batch_lines=batch_lines,

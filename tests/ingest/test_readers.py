@@ -7,7 +7,7 @@ import json
 import os
 import tracemalloc
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -136,12 +136,29 @@ def test_pipes_are_read_but_cannot_resume() -> None:
         open_stream(io.BufferedReader(_Unseekable(b"a\nb\n")), "plain", start_offset=2)
 
 
-def test_year_less_stamps_take_the_year_the_file_was_modified(tmp_path: Path) -> None:
+def _modified(path: Path, moment: datetime) -> Path:
+    stamp = moment.replace(tzinfo=UTC).timestamp()
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_year_less_stamps_fall_no_later_than_the_file_was_modified(tmp_path: Path) -> None:
     path = tmp_path / "syslog"
-    path.write_bytes(b"Jun 14 15:16:01 host cron[1]: ran\n")
-    os.utime(path, (datetime(2017, 3, 1).timestamp(), datetime(2017, 3, 1).timestamp()))
-    (record,) = read_log(path, "rfc3164")
-    assert record.timestamp == datetime(2017, 6, 14, 15, 16, 1)
+    path.write_bytes(b"Feb 27 09:00:00 host cron[1]: earlier this year\nJun 14 15:16:01 host cron[1]: last June\n")
+    _modified(path, datetime(2017, 3, 1, 12, 0))
+    assert [r.timestamp for r in read_log(path, "rfc3164")] == [
+        datetime(2017, 2, 27, 9, 0), datetime(2016, 6, 14, 15, 16, 1)]
+
+
+def test_a_year_less_log_across_new_year_stays_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "auth.log"
+    path.write_bytes(b"Dec 31 23:59:01 host sshd[1]: Failed password\nJan  1 00:00:02 host sshd[1]: Failed again\n")
+    _modified(path, datetime(2026, 1, 1, 0, 5))
+    assert [r.timestamp for r in read_log(path, "rfc3164")] == [
+        datetime(2025, 12, 31, 23, 59, 1), datetime(2026, 1, 1, 0, 0, 2)]
+    # local time may run ahead of UTC: a stamp up to a day past the modification is taken as written then
+    _modified(path, datetime(2025, 12, 31, 14, 0))
+    assert [r.timestamp.year for r in read_log(path, "rfc3164")] == [2025, 2026]
 
 
 def test_bad_inputs_raise_one_line_errors(tmp_path: Path) -> None:

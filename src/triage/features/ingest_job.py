@@ -752,7 +752,7 @@ class _IngestRun:
             label=item.label,
             spec=format_json,
             service=self.service,
-            default_year=source.default_year,
+            written_at=os.fstat(handle.fileno()).st_mtime,
             start_offset=start,
             start_line=line,
             batch_lines=self.batch_lines,

@@ -90,7 +90,8 @@ class SourceState:
     source_id: str
     path: str
     format: str | None
-    default_year: int | None
+    default_year: int | None  # the file's modification year when first seen (kept as a record: reading
+    # places year-less stamps by the modification time of each run, see ``ReadJob.written_at``)
     service: str | None
     head_len: int
     head_sha: str

@@ -17,10 +17,12 @@ import struct
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import IO, TYPE_CHECKING, Any
 
 from triage.errors import IntegrityError
+from triage.ingest.normalise import YearHint
 from triage.ingest.schemas import QuarantinedLine
 
 if TYPE_CHECKING:
@@ -37,7 +39,7 @@ class ReadJob:
     label: str  # the source's name, as events record it
     spec: str  # the FormatSpec, as JSON (``FormatSpec.model_dump_json``)
     service: str | None
-    default_year: int
+    written_at: float  # the file's modification time as the run saw it: year-less stamps fall before it
     start_offset: int  # bytes already committed
     start_line: int  # lines already committed (the next line read is start_line + 1)
     batch_lines: int
@@ -111,7 +113,7 @@ def read_batches(job: ReadJob) -> Iterator[ReadBatch]:
         FormatSpec.model_validate_json(job.spec),
         source=job.label,
         service=job.service,
-        default_year=job.default_year,
+        default_year=YearHint.written_at(datetime.fromtimestamp(job.written_at, UTC)),
         start_offset=job.start_offset,
         start_line=job.start_line + 1,
         rows=True,

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from triage.ingest.formats import CONTENT, LogFormat
+from triage.ingest.normalise import YearHint
 from triage.ingest.presets import CompiledFormat
 from triage.ingest.schemas import LogRecord, QuarantinedLine, Row
 
@@ -81,7 +82,7 @@ def assemble(
     *,
     source: str,
     service: str | None = None,
-    default_year: int = 1970,
+    default_year: int | YearHint = 1970,
     start_offset: int = 0,
     start_line: int = 1,
     rows: bool = False,

@@ -5,9 +5,10 @@ Best effort and never fatal: a value that cannot be understood becomes ``None`` 
 
 Timestamps are naive ``datetime`` objects. Text written with an offset (``Z``, ``+02:00``) and epoch
 numbers are converted to UTC; text without an offset is kept as written (local time of the source).
-Year-less stamps (syslog ``Jun 14 15:16:01``, Android ``03-17 16:13:38.811``) take the caller's
-``default_year``. Bulk readers (row mode) take the same instants as integers: microseconds since
-1970-01-01 (:func:`to_micros`), what an Arrow ``timestamp("us")`` column holds.
+Year-less stamps (syslog ``Jun 14 15:16:01``, Android ``03-17 16:13:38.811``) take their year from the
+caller's ``default_year``: a fixed year, or a :class:`YearHint` made from when the log was last written.
+Bulk readers (row mode) take the same instants as integers: microseconds since 1970-01-01
+(:func:`to_micros`), what an Arrow ``timestamp("us")`` column holds.
 """
 
 from __future__ import annotations
@@ -107,8 +108,8 @@ _SHAPE_KEY = str.maketrans(
 _MEMO_LIMIT = 512
 _UTC_NAMES = frozenset({"Z", "UTC", "GMT"})
 
-Builder = Callable[["re.Match[str]", int], datetime | None]
-MicrosBuilder = Callable[["re.Match[str]", int], int | None]
+Builder = Callable[["re.Match[str]", "YearHint"], datetime | None]
+MicrosBuilder = Callable[["re.Match[str]", "YearHint"], int | None]
 
 _MISSING: Any = object()
 _ONE_US = timedelta(microseconds=1)
@@ -117,6 +118,30 @@ _EPOCH_ORDINAL = _EPOCH.toordinal()
 _MIN_US = (datetime.min - _EPOCH) // _ONE_US
 _MAX_US = (datetime.max - _EPOCH) // _ONE_US
 _DAY_CACHE_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class YearHint:
+    """The year of year-less stamps: ``year``, except that a month and day after ``latest`` (of that year)
+    falls in the year before. A bare year is ``YearHint(year)``: nothing falls back.
+
+    :meth:`written_at` makes one from when a log was last written (a file's modification time): no line
+    can be later than that, so ``Dec 31 23:59:01`` in a file written on 2 January belongs to the old year,
+    not to the December eleven months ahead, and a log spanning New Year stays in order.
+    """
+
+    year: int
+    latest: tuple[int, int] = (12, 31)
+
+    @classmethod
+    def written_at(cls, moment: datetime) -> YearHint:
+        """Each stamp on its latest date no later than ``moment`` plus a day (year-less stamps are local
+        time, up to 14 hours ahead of UTC)."""
+        bound = moment + timedelta(days=1)
+        return cls(bound.year, (bound.month, bound.day))
+
+    def year_of(self, month: int, day: int) -> int:
+        return self.year - 1 if (month, day) > self.latest else self.year
 
 
 def to_micros(value: datetime | None) -> int | None:
@@ -132,16 +157,23 @@ def _make_builders(regex: re.Pattern[str]) -> tuple[Builder, MicrosBuilder]:
     i_d, i_H, i_M, i_S, i_f, i_z = (gi.get(k) for k in ("d", "H", "M", "S", "f", "z"))
 
     if i_e is not None:
-        def epoch(m: re.Match[str], default_year: int) -> datetime | None:
+        def epoch(m: re.Match[str], hint: YearHint) -> datetime | None:
             e = m.group(1)
             # seconds (with or without a fraction), else ms / us / ns by digit count
             seconds = float(e) if "." in e or len(e) <= 10 else int(e) / 10 ** (len(e) - 10)
             return _EPOCH + timedelta(seconds=seconds)
 
-        return epoch, lambda m, default_year: to_micros(epoch(m, default_year))
+        return epoch, lambda m, hint: to_micros(epoch(m, hint))
 
-    def ymd(g: tuple[str, ...], default_year: int) -> tuple[int, int, int] | None:
+    def ymd(g: tuple[str, ...], hint: YearHint) -> tuple[int, int, int] | None:
         """Year, month and day of the groups; None for an unknown month name."""
+        if i_b is not None:
+            month = _MONTHS.get(g[i_b].lower())
+            if month is None:
+                return None
+        else:
+            month = int(g[i_m])  # type: ignore[index]
+        day = int(g[i_d])  # type: ignore[index]
         if i_Y is not None and g[i_Y]:
             year = int(g[i_Y])
         elif i_Y2 is not None and g[i_Y2]:
@@ -150,22 +182,16 @@ def _make_builders(regex: re.Pattern[str]) -> tuple[Builder, MicrosBuilder]:
             yy = int(g[i_y])
             year = 2000 + yy if yy < 69 else 1900 + yy  # POSIX %y pivot
         else:
-            year = default_year
-        if i_b is not None:
-            month = _MONTHS.get(g[i_b].lower())
-            if month is None:
-                return None
-        else:
-            month = int(g[i_m])  # type: ignore[index]
-        return year, month, int(g[i_d])  # type: ignore[index]
+            year = hint.year_of(month, day)
+        return year, month, day
 
     def offset_seconds(z: str) -> int:
         digits = z[1:].replace(":", "")
         return (int(digits[:2]) * 60 + int(digits[2:4])) * 60
 
-    def build(m: re.Match[str], default_year: int) -> datetime | None:
+    def build(m: re.Match[str], hint: YearHint) -> datetime | None:
         g = m.groups()
-        day = ymd(g, default_year)
+        day = ymd(g, hint)
         if day is None:
             return None
         if i_H is None:  # a date alone
@@ -179,17 +205,17 @@ def _make_builders(regex: re.Pattern[str]) -> tuple[Builder, MicrosBuilder]:
         return dt
 
     if i_H is None:
-        return build, lambda m, default_year: to_micros(build(m, default_year))
+        return build, lambda m, hint: to_micros(build(m, hint))
 
     # Microseconds without a datetime per stamp: a stream has few distinct dates, so each date's first
     # microsecond is looked up (made once with date(), which rejects the same dates datetime() does) and
     # the time of day added, checked as datetime() checks it. Cheaper to make, and Arrow takes integers
     # for a timestamp column at a fraction of the cost of datetimes.
     date_key = itemgetter(*(i for i in (i_Y, i_Y2, i_y, i_b, i_m, i_d) if i is not None))
-    days: dict[tuple[Any, int], int | None] = {}
+    days: dict[tuple[Any, YearHint], int | None] = {}
 
-    def day_micros(g: tuple[str, ...], default_year: int) -> int | None:
-        parts = ymd(g, default_year)
+    def day_micros(g: tuple[str, ...], hint: YearHint) -> int | None:
+        parts = ymd(g, hint)
         if parts is None:
             return None
         try:
@@ -197,14 +223,14 @@ def _make_builders(regex: re.Pattern[str]) -> tuple[Builder, MicrosBuilder]:
         except ValueError:  # no such date
             return None
 
-    def build_micros(m: re.Match[str], default_year: int) -> int | None:
+    def build_micros(m: re.Match[str], hint: YearHint) -> int | None:
         g = m.groups()
-        key = (date_key(g), default_year)
+        key = (date_key(g), hint)
         day = days.get(key, _MISSING)
         if day is _MISSING:
             if len(days) >= _DAY_CACHE_LIMIT:
                 days.clear()
-            day = days[key] = day_micros(g, default_year)
+            day = days[key] = day_micros(g, hint)
         if day is None:
             return None
         hour, minute, second = int(g[i_H]), int(g[i_M]), int(g[i_S])  # type: ignore[index]
@@ -236,15 +262,17 @@ class TimestampParser:
     :meth:`parse` gives microseconds since 1970-01-01 instead of a datetime (:func:`to_micros` of it).
     """
 
-    __slots__ = ("_default_year", "_last_dt", "_last_text", "_memo", "_shapes", "_sticky")
+    __slots__ = ("_last_dt", "_last_text", "_memo", "_shapes", "_sticky", "_year_hint")
 
-    def __init__(self, shapes: Sequence[str] | None = None, *, default_year: int = 1970, micros: bool = False) -> None:
+    def __init__(
+        self, shapes: Sequence[str] | None = None, *, default_year: int | YearHint = 1970, micros: bool = False
+    ) -> None:
         names = tuple(shapes) if shapes else GENERIC_SHAPES
         unknown = [n for n in names if n not in _COMPILED]
         if unknown:
             raise ValueError(f"unknown timestamp shapes {unknown}")
         self._shapes = tuple((_COMPILED[n][0], _COMPILED[n][2 if micros else 1]) for n in names)
-        self._default_year = default_year
+        self._year_hint = default_year if isinstance(default_year, YearHint) else YearHint(default_year)
         self._memo: dict[str, tuple[re.Pattern[str], Any] | None] = {}
         self._sticky = self._shapes[0]  # the shape that parsed the last text: tried first
         self._last_text = ""
@@ -272,7 +300,7 @@ class TimestampParser:
                 return None
             shape = self._sticky = found
         try:
-            dt = shape[1](m, self._default_year)
+            dt = shape[1](m, self._year_hint)
         except (ValueError, OverflowError):
             dt = None
         self._last_text = text
@@ -340,7 +368,7 @@ class RecordBuilder:
         json_keys: JsonKeys | None = None,
         timestamp_shapes: Sequence[str] | None = None,
         service: str | None = None,
-        default_year: int = 1970,
+        default_year: int | YearHint = 1970,
     ) -> None:
         if (roles is None) == (json_keys is None):
             raise ValueError("give exactly one of roles (header formats) or json_keys (JSON lines)")

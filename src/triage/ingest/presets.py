@@ -29,7 +29,7 @@ from triage.ingest.formats import (
     JsonKeys,
     LogFormat,
 )
-from triage.ingest.normalise import RecordBuilder, Roles
+from triage.ingest.normalise import RecordBuilder, Roles, YearHint
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +286,7 @@ class CompiledFormat:
         """Header fields by name with the message under ``"Content"``, or None if ``line`` is no header."""
         return self.matcher.match(line)
 
-    def builder(self, *, service: str | None = None, default_year: int = 1970) -> RecordBuilder:
+    def builder(self, *, service: str | None = None, default_year: int | YearHint = 1970) -> RecordBuilder:
         """A fresh RecordBuilder (one per stream: it keeps that stream's timestamp memo)."""
         json_keys = self.matcher.keys if isinstance(self.matcher, JsonFormat) else None
         return RecordBuilder(

@@ -35,6 +35,7 @@ from typing import BinaryIO
 from triage.errors import InvalidInput
 from triage.ingest.detect import SAMPLE_LINES, detect_format
 from triage.ingest.multiline import Item, assemble
+from triage.ingest.normalise import YearHint
 from triage.ingest.presets import FormatSpec, compile_format, format_spec
 
 _BUFFER = 1 << 20
@@ -123,13 +124,14 @@ def open_stream(
     *,
     source: str = "stdin",
     service: str | None = None,
-    default_year: int | None = None,
+    default_year: int | YearHint | None = None,
     start_offset: int = 0,
     start_line: int = 1,
     rows: bool = False,
 ) -> LogReader:
     """Read a binary stream (e.g. ``sys.stdin.buffer``). ``fmt=None`` detects the format from the first
-    lines (buffered, then replayed). ``default_year`` (for year-less stamps) defaults to this year.
+    lines (buffered, then replayed). ``default_year`` (for year-less stamps) defaults to placing them no
+    later than now (see :class:`~triage.ingest.normalise.YearHint`).
     ``rows``: records come as plain ``Row`` tuples (``triage.ingest.schemas.ROW_FIELDS``; timestamps in
     microseconds since 1970), for bulk consumers such as the ingest job."""
     if isinstance(stream, io.TextIOBase):
@@ -141,7 +143,7 @@ def open_stream(
         head = _sample(stream, SAMPLE_LINES)
         spec = detect_format(head)
         lines = itertools.chain(head, stream)
-    year = default_year or datetime.now(UTC).year
+    year = default_year or YearHint.written_at(datetime.now(UTC))
     items = _items(
         stream, lines, fmt=compile_format(spec), source=source, service=service, default_year=year,
         start_offset=start_offset, start_line=start_line, rows=rows,
@@ -155,14 +157,14 @@ def open_log(
     *,
     source: str | None = None,
     service: str | None = None,
-    default_year: int | None = None,
+    default_year: int | YearHint | None = None,
     start_offset: int = 0,
     start_line: int = 1,
     rows: bool = False,
 ) -> LogReader:
     """Open a log file. ``fmt``: a FormatSpec, a ``--format`` string, or None to detect it from the
     file's first lines. ``source`` defaults to the path as given; ``default_year`` (for year-less
-    stamps) to the year the file was last modified. ``rows``: see :func:`open_stream`."""
+    stamps) to placing them no later than the file's last modification. ``rows``: see :func:`open_stream`."""
     path = Path(path)
     spec = None if fmt is None else format_spec(fmt)  # a bad format fails before the file is opened
     stream = _open(path)
@@ -171,7 +173,7 @@ def open_log(
             spec = detect_format(_sample(stream, SAMPLE_LINES))
             stream.seek(0)
         if default_year is None:
-            default_year = datetime.fromtimestamp(os.fstat(stream.fileno()).st_mtime, UTC).year
+            default_year = YearHint.written_at(datetime.fromtimestamp(os.fstat(stream.fileno()).st_mtime, UTC))
         label = str(path) if source is None else source
         return open_stream(
             stream, spec, source=label, service=service, default_year=default_year,
