@@ -90,7 +90,7 @@ def test_year_less_stamps_take_the_latest_year_that_keeps_them_before_the_hint()
     # stamps that carry a year keep it, whatever the hint
     assert parser.parse("2027-06-01 00:00:00") == datetime(2027, 6, 1)
     assert TimestampParser(default_year=YearHint(2025, (1, 5))).parse("Feb 29 12:00:00") == datetime(2024, 2, 29, 12)
-    assert YearHint(2019).year_of(12, 31) == 2019  # a bare year places every date in it
+    assert TimestampParser(default_year=YearHint(2019)).parse("Dec 31 23:00:00") == datetime(2019, 12, 31, 23)
 
 
 def test_two_digit_years_only_when_a_format_asks() -> None:

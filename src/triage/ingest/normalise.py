@@ -108,8 +108,10 @@ _SHAPE_KEY = str.maketrans(
 _MEMO_LIMIT = 512
 _UTC_NAMES = frozenset({"Z", "UTC", "GMT"})
 
-Builder = Callable[["re.Match[str]", "YearHint"], datetime | None]
-MicrosBuilder = Callable[["re.Match[str]", "YearHint"], int | None]
+#: A YearHint as the builders take it: (year, latest month, latest day), a key hashed in C (per stamp).
+YearKey = tuple[int, int, int]
+Builder = Callable[["re.Match[str]", YearKey], datetime | None]
+MicrosBuilder = Callable[["re.Match[str]", YearKey], int | None]
 
 _MISSING: Any = object()
 _ONE_US = timedelta(microseconds=1)
@@ -140,9 +142,6 @@ class YearHint:
         bound = moment + timedelta(days=1)
         return cls(bound.year, (bound.month, bound.day))
 
-    def year_of(self, month: int, day: int) -> int:
-        return self.year - 1 if (month, day) > self.latest else self.year
-
 
 def to_micros(value: datetime | None) -> int | None:
     """A naive datetime as microseconds since 1970-01-01: the integer an Arrow ``timestamp("us")`` holds."""
@@ -157,7 +156,7 @@ def _make_builders(regex: re.Pattern[str]) -> tuple[Builder, MicrosBuilder]:
     i_d, i_H, i_M, i_S, i_f, i_z = (gi.get(k) for k in ("d", "H", "M", "S", "f", "z"))
 
     if i_e is not None:
-        def epoch(m: re.Match[str], hint: YearHint) -> datetime | None:
+        def epoch(m: re.Match[str], hint: YearKey) -> datetime | None:
             e = m.group(1)
             # seconds (with or without a fraction), else ms / us / ns by digit count
             seconds = float(e) if "." in e or len(e) <= 10 else int(e) / 10 ** (len(e) - 10)
@@ -165,7 +164,7 @@ def _make_builders(regex: re.Pattern[str]) -> tuple[Builder, MicrosBuilder]:
 
         return epoch, lambda m, hint: to_micros(epoch(m, hint))
 
-    def ymd(g: tuple[str, ...], hint: YearHint) -> tuple[int, int, int] | None:
+    def ymd(g: tuple[str, ...], hint: YearKey) -> tuple[int, int, int] | None:
         """Year, month and day of the groups; None for an unknown month name."""
         if i_b is not None:
             month = _MONTHS.get(g[i_b].lower())
@@ -181,15 +180,15 @@ def _make_builders(regex: re.Pattern[str]) -> tuple[Builder, MicrosBuilder]:
         elif i_y is not None:
             yy = int(g[i_y])
             year = 2000 + yy if yy < 69 else 1900 + yy  # POSIX %y pivot
-        else:
-            year = hint.year_of(month, day)
+        else:  # the hint's year, or the one before for a date after its latest (see YearHint)
+            year = hint[0] - 1 if month > hint[1] or (month == hint[1] and day > hint[2]) else hint[0]
         return year, month, day
 
     def offset_seconds(z: str) -> int:
         digits = z[1:].replace(":", "")
         return (int(digits[:2]) * 60 + int(digits[2:4])) * 60
 
-    def build(m: re.Match[str], hint: YearHint) -> datetime | None:
+    def build(m: re.Match[str], hint: YearKey) -> datetime | None:
         g = m.groups()
         day = ymd(g, hint)
         if day is None:
@@ -212,9 +211,9 @@ def _make_builders(regex: re.Pattern[str]) -> tuple[Builder, MicrosBuilder]:
     # the time of day added, checked as datetime() checks it. Cheaper to make, and Arrow takes integers
     # for a timestamp column at a fraction of the cost of datetimes.
     date_key = itemgetter(*(i for i in (i_Y, i_Y2, i_y, i_b, i_m, i_d) if i is not None))
-    days: dict[tuple[Any, YearHint], int | None] = {}
+    days: dict[tuple[Any, YearKey], int | None] = {}
 
-    def day_micros(g: tuple[str, ...], hint: YearHint) -> int | None:
+    def day_micros(g: tuple[str, ...], hint: YearKey) -> int | None:
         parts = ymd(g, hint)
         if parts is None:
             return None
@@ -223,7 +222,7 @@ def _make_builders(regex: re.Pattern[str]) -> tuple[Builder, MicrosBuilder]:
         except ValueError:  # no such date
             return None
 
-    def build_micros(m: re.Match[str], hint: YearHint) -> int | None:
+    def build_micros(m: re.Match[str], hint: YearKey) -> int | None:
         g = m.groups()
         key = (date_key(g), hint)
         day = days.get(key, _MISSING)
@@ -262,7 +261,7 @@ class TimestampParser:
     :meth:`parse` gives microseconds since 1970-01-01 instead of a datetime (:func:`to_micros` of it).
     """
 
-    __slots__ = ("_last_dt", "_last_text", "_memo", "_shapes", "_sticky", "_year_hint")
+    __slots__ = ("_last_dt", "_last_text", "_memo", "_shapes", "_sticky", "_year_key")
 
     def __init__(
         self, shapes: Sequence[str] | None = None, *, default_year: int | YearHint = 1970, micros: bool = False
@@ -272,7 +271,8 @@ class TimestampParser:
         if unknown:
             raise ValueError(f"unknown timestamp shapes {unknown}")
         self._shapes = tuple((_COMPILED[n][0], _COMPILED[n][2 if micros else 1]) for n in names)
-        self._year_hint = default_year if isinstance(default_year, YearHint) else YearHint(default_year)
+        hint = default_year if isinstance(default_year, YearHint) else YearHint(default_year)
+        self._year_key: YearKey = (hint.year, *hint.latest)
         self._memo: dict[str, tuple[re.Pattern[str], Any] | None] = {}
         self._sticky = self._shapes[0]  # the shape that parsed the last text: tried first
         self._last_text = ""
@@ -300,7 +300,7 @@ class TimestampParser:
                 return None
             shape = self._sticky = found
         try:
-            dt = shape[1](m, self._year_hint)
+            dt = shape[1](m, self._year_key)
         except (ValueError, OverflowError):
             dt = None
         self._last_text = text
