@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +24,7 @@ from triage.api.routes import (
     status,
 )
 from triage.api.runtime import Runtime
+from triage.heap import settle_heap
 from triage.settings import Settings
 
 
@@ -44,11 +44,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None, freeze_hea
         app.state.operations = ops
         rt.on_store_replaced = lambda: after_store_replaced(rt, ops)  # e.g. a CLI restore while serving
         if freeze_heap:
-            gc.collect()  # what is garbage now is freed, not frozen
-            gc.freeze()
-            # Fewer young collections (default 700 allocations): objects of requests in flight (waiting
-            # for the journal, the writer) are then rarely promoted, so full collections stay rare too.
-            gc.set_threshold(20_000, 20, 10)
+            settle_heap()
         try:
             yield
         finally:

@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import IO, Any, NoReturn, Protocol
 
 from triage.errors import IntegrityError, InvalidInput, TriageError
+from triage.heap import settle_heap
 from triage.ingest.batches import (
     ReadBatch,
     ReadJob,
@@ -389,6 +390,7 @@ def main() -> NoReturn:
     clean up, and a normal interpreter shutdown (pyarrow, pydantic) would keep the parent waiting ≈ 0.1 s."""
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames on the pipe
+    settle_heap()  # the child's own entry point: what it imported stays, rows come and go by the million
     try:
         with pandas_unavailable(numpy=True):  # the process ends when its jobs are read
             code = serve(sys.stdin.buffer, out)
