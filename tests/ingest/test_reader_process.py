@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -163,8 +164,20 @@ def test_the_child_writes_into_a_wide_pipe_and_runs_without_pydantic_plugins() -
         assert stdout is not None
         allowed = int(Path("/proc/sys/fs/pipe-max-size").read_text())
         assert fcntl.fcntl(stdout.fileno(), fcntl.F_GETPIPE_SZ) >= min(PIPE_BYTES, allowed)
-        environ = Path(f"/proc/{reader.pid}/environ").read_bytes().split(b"\0")
-        assert b"PYDANTIC_DISABLE_PLUGINS=__all__" in environ
+        assert b"PYDANTIC_DISABLE_PLUGINS=__all__" in _environ(reader)
+
+
+def _environ(reader: ReaderProcess, timeout: float = 10.0) -> list[bytes]:
+    """The child's environment. Popen returns once the exec has closed the child's inherited descriptors,
+    which is before the kernel has laid out the new program's environment: until then (a busy machine
+    makes that visible) /proc shows it empty."""
+    deadline = time.monotonic() + timeout
+    while True:
+        environ = Path(f"/proc/{reader.pid}/environ").read_bytes()
+        if environ or time.monotonic() > deadline:
+            return environ.split(b"\0")
+        assert reader._proc.poll() is None, f"the reader process exited with {reader._proc.returncode}"
+        time.sleep(0.01)
 
 
 def test_widening_a_pipe_is_best_effort(tmp_path: Path) -> None:
