@@ -405,7 +405,7 @@ class RecordBuilder:
                                  n_lines, end_offset)
         else:
             timestamp = _header_timestamp(roles.timestamp, parse_ts)  # type: ignore[union-attr]
-            build = _header_build(roles, timestamp, level_of, levels, service)  # type: ignore[arg-type]
+            build = _header_build(roles, parse_ts, level_of, levels, service)  # type: ignore[arg-type]
 
         self.timestamp = timestamp
         self.build = build
@@ -477,39 +477,23 @@ def _header_timestamp(names: tuple[str, ...], parse_ts: Callable[[str], datetime
 
 def _header_build(
     roles: Roles,
-    timestamp: Callable[[Mapping[str, str]], datetime | None],
+    parse_ts: Callable[[str], Any],
     level_of: Callable[[str | None], str | None],
     levels: dict[str | None, str | None],
     service: str | None,
 ) -> Callable[..., LogRecord]:
-    level_f, pri_f, comp_f, host_f, svc_f = roles.level, roles.priority, roles.component, roles.host, roles.service
-    default_component = roles.default_component
+    """:func:`_header_row` over fields by name (a missing field reads as empty), making a LogRecord."""
+    names = tuple(dict.fromkeys(n for n in (*roles.timestamp, roles.level, roles.priority, roles.component,
+                                            roles.host, roles.service) if n))  # fmt: skip
+    row = _header_row(roles, {n: i for i, n in enumerate(names)}, parse_ts, level_of, levels, service)
 
     def build(
         fields: dict[str, str], content: str, source: str, line_no: int, n_lines: int = 1, end_offset: int = 0
     ) -> LogRecord:
-        get = fields.get
-        level = None
-        if level_f:
-            raw = get(level_f)
-            level = levels.get(raw, _MISSING)
-            if level is _MISSING:
-                level = level_of(raw)
-        if level is None and pri_f:
-            level = level_from_priority(get(pri_f))
-        component = get(comp_f) if comp_f else None
-        if not component or component == "-":
-            component = default_component
-        host = get(host_f) if host_f else None
-        if host == "-" or host == "":
-            host = None
-        svc = service
-        if not svc and svc_f:
-            svc = get(svc_f)
-            if svc == "-" or svc == "":
-                svc = None
-        return LogRecord(source, line_no, content, timestamp(fields), level, component, host, svc, fields,
-                         n_lines, end_offset)
+        _, _, ts, level, component, host, svc, _, _ = row(
+            tuple([fields.get(n, "") for n in names]), content, line_no, n_lines, end_offset
+        )
+        return LogRecord(source, line_no, content, ts, level, component, host, svc, fields, n_lines, end_offset)
 
     return build
 
@@ -546,9 +530,10 @@ def _header_row(
     levels: dict[str | None, str | None],
     service: str | None,
 ) -> Callable[..., Row]:
-    """:func:`_header_build` over a groups tuple, making a Row (its timestamp is what ``parse_ts`` gives:
-    microseconds for rows, a datetime for :meth:`RecordBuilder.from_groups`'s records). A role naming a
-    field the format does not have acts as absent (as ``dict.get`` of a missing name does there)."""
+    """The parts of a record from a header's groups tuple (``index``: field name -> position), as a Row
+    (its timestamp is what ``parse_ts`` gives: microseconds for rows, a datetime for
+    :meth:`RecordBuilder.from_groups`'s records and :func:`_header_build`'s). A role naming a field the
+    format does not have acts as absent."""
 
     def at(name: str | None) -> int | None:
         return None if not name else index.get(name)
