@@ -31,9 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from triage.config_files import load_yaml_model
 from triage.errors import Conflict, InvalidInput, NotFound
 from triage.settings import CHECKOUT_DIR, Settings
 
@@ -117,21 +117,10 @@ class PipelineConfig(_Job):
 
 
 def load_config(path: Path) -> PipelineConfig:
-    """Read and validate a pipeline YAML file."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NotFound(f"pipeline config not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise PipelineError(f"{Path(path).name} is not valid YAML: {exc}".splitlines()[0]) from exc
-    if not isinstance(data, dict):
-        raise PipelineError(f"{Path(path).name}: expected a mapping of settings")
-    try:
-        return PipelineConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        raise PipelineError(f"{Path(path).name}: {where}: {err['msg']}") from exc
+    """Read and validate a pipeline YAML file (unlike operator configuration, it must exist)."""
+    if not Path(path).is_file():
+        raise NotFound(f"pipeline config not found: {path}")
+    return load_yaml_model(Path(path), PipelineConfig, error=PipelineError)
 
 
 def config_path(name: str, config: Path | None = None, *, folder: Path = CONFIG_DIR) -> Path:
