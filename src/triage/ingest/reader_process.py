@@ -32,8 +32,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, NoReturn, Protocol
+from typing import IO, Any, NoReturn, Protocol, Self
 
 from triage.errors import IntegrityError, InvalidInput, TriageError
 from triage.heap import settle_heap
@@ -103,7 +102,20 @@ def reader_processes(mode: str, sizes: list[int]) -> int:
     return max(1, min(cpus - 1, MAX_PROCESSES, sum(1 for size in sizes if size)))
 
 
-class InlineReader:
+class _ClosedByWith:
+    """A reader used in a ``with`` block is closed at its end."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class InlineReader(_ClosedByWith):
     """Reads in this process, lazily: a job's file is read as its batches are taken."""
 
     ahead = 1
@@ -121,14 +133,9 @@ class InlineReader:
     def close(self) -> None:
         self._jobs.clear()
 
-    def __enter__(self) -> InlineReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
-class ReaderPool:
+class ReaderPool(_ClosedByWith):
     """``size`` reader processes, given files in turn (file k to process k mod size), taken in file order.
     The first process starts at once (its start-up overlaps the parent's); the others with their first file.
     """
@@ -164,14 +171,9 @@ class ReaderPool:
             process.close()
         self._order.clear()
 
-    def __enter__(self) -> ReaderPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
-class ReaderProcess:
+class ReaderProcess(_ClosedByWith):
     """One reader child process (see the module docstring).
 
     A thread reads the child's frames as they come (reading a pipe and decoding Arrow release the GIL) and
@@ -309,13 +311,6 @@ class ReaderProcess:
             proc.stdout.close()
         self._stderr.close()
 
-    def __enter__(self) -> ReaderProcess:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def _widen_pipe(stream: IO[bytes]) -> None:
