@@ -134,7 +134,6 @@ class InlineReader(_ClosedByWith):
         self._jobs.clear()
 
 
-
 class ReaderPool(_ClosedByWith):
     """``size`` reader processes, given files in turn (file k to process k mod size), taken in file order.
     The first process starts at once (its start-up overlaps the parent's); the others with their first file.
@@ -170,7 +169,6 @@ class ReaderPool(_ClosedByWith):
         for process in self._processes:
             process.close()
         self._order.clear()
-
 
 
 class ReaderProcess(_ClosedByWith):
@@ -310,7 +308,6 @@ class ReaderProcess(_ClosedByWith):
         if proc.stdout is not None:
             proc.stdout.close()
         self._stderr.close()
-
 
 
 def _widen_pipe(stream: IO[bytes]) -> None:
