@@ -29,5 +29,6 @@ def load_yaml_model(path: Path | None, model: type[M], *, error: type[InvalidInp
         return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "top level"  # a check of the whole file has no field
+        # a check of the whole file (a model validator) names no field
+        where = ".".join(str(p) for p in first["loc"]) or "top level"
         raise error(f"{path}: {where}: {first['msg']}") from None
