@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -83,7 +83,7 @@ def test_unparseable_timestamps_are_none(text: str) -> None:
 
 
 def test_year_less_stamps_take_the_latest_year_that_keeps_them_before_the_hint() -> None:
-    hint = YearHint.written_at(datetime(2026, 1, 1, 0, 5))  # a file last written just after New Year
+    hint = YearHint.written_at(datetime(2026, 1, 1, 0, 5, tzinfo=UTC).timestamp())  # written just after New Year
     parser = TimestampParser(default_year=hint)
     assert [parser.parse(t) for t in ["Dec 31 23:59:01", "Jan  1 00:00:02", "Jan  2 00:00:00", "Jan  3 00:00:00"]] == [
         datetime(2025, 12, 31, 23, 59, 1), datetime(2026, 1, 1, 0, 0, 2), datetime(2026, 1, 2), datetime(2025, 1, 3)]

@@ -17,7 +17,6 @@ import struct
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from operator import itemgetter
 from typing import IO, TYPE_CHECKING, Any
 
@@ -113,7 +112,7 @@ def read_batches(job: ReadJob) -> Iterator[ReadBatch]:
         FormatSpec.model_validate_json(job.spec),
         source=job.label,
         service=job.service,
-        default_year=YearHint.written_at(datetime.fromtimestamp(job.written_at, UTC)),
+        default_year=YearHint.written_at(job.written_at),
         start_offset=job.start_offset,
         start_line=job.start_line + 1,
         rows=True,

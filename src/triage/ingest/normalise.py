@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -136,10 +136,10 @@ class YearHint:
     latest: tuple[int, int] = (12, 31)
 
     @classmethod
-    def written_at(cls, moment: datetime) -> YearHint:
-        """Each stamp on its latest date no later than ``moment`` plus a day (year-less stamps are local
-        time, up to 14 hours ahead of UTC)."""
-        bound = moment + timedelta(days=1)
+    def written_at(cls, seconds: float) -> YearHint:
+        """Each stamp on its latest date no later than a day after ``seconds`` (since the epoch: a file's
+        ``st_mtime``, or now); the day allows for local time up to 14 hours ahead of UTC."""
+        bound = datetime.fromtimestamp(seconds, UTC) + timedelta(days=1)
         return cls(bound.year, (bound.month, bound.day))
 
 

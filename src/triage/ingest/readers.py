@@ -27,8 +27,8 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -143,7 +143,7 @@ def open_stream(
         head = _sample(stream, SAMPLE_LINES)
         spec = detect_format(head)
         lines = itertools.chain(head, stream)
-    year = default_year or YearHint.written_at(datetime.now(UTC))
+    year = default_year or YearHint.written_at(time.time())
     items = _items(
         stream, lines, fmt=compile_format(spec), source=source, service=service, default_year=year,
         start_offset=start_offset, start_line=start_line, rows=rows,
@@ -173,7 +173,7 @@ def open_log(
             spec = detect_format(_sample(stream, SAMPLE_LINES))
             stream.seek(0)
         if default_year is None:
-            default_year = YearHint.written_at(datetime.fromtimestamp(os.fstat(stream.fileno()).st_mtime, UTC))
+            default_year = YearHint.written_at(os.fstat(stream.fileno()).st_mtime)
         label = str(path) if source is None else source
         return open_stream(
             stream, spec, source=label, service=service, default_year=default_year,
