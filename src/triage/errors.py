@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 
-def summarize(exc: BaseException) -> str:
-    """One line saying what went wrong, for a readiness check or a log field (a traceback's first line)."""
-    return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+def summarize(exc: BaseException, limit: int | None = 300) -> str:
+    """One line saying what went wrong, for a readiness check or a log field (a traceback's first line), cut
+    at ``limit`` characters (``None``: whole)."""
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:limit]
 
 
 class TriageError(Exception):

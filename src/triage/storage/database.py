@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import duckdb
 
-from triage.errors import Conflict, TriageError
+from triage.errors import Conflict, TriageError, summarize
 
 if TYPE_CHECKING:  # pandas is imported by duckdb when a DataFrame is asked for, not at start-up
     import pandas as pd
@@ -68,7 +68,7 @@ class Session:
             cursor = self._con.execute(sql, params) if params is not None else self._con.execute(sql)
             return cursor.fetchall() if cursor.description else []
         except duckdb.Error as exc:
-            raise StorageError(f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
+            raise StorageError(summarize(exc, limit=None)) from exc
 
     def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> tuple | None:
         rows = self.execute(sql, params)
@@ -83,7 +83,7 @@ class Session:
             cursor = self._con.execute(sql, params) if params is not None else self._con.execute(sql)
             return cursor.df()
         except duckdb.Error as exc:
-            raise StorageError(f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
+            raise StorageError(summarize(exc, limit=None)) from exc
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Only for a handful of rows: DuckDB's executemany runs ~1.6k rows/s. Use append_df for batches."""
@@ -91,7 +91,7 @@ class Session:
             try:
                 self._con.executemany(sql, rows)
             except duckdb.Error as exc:
-                raise StorageError(f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
+                raise StorageError(summarize(exc, limit=None)) from exc
 
     def append_df(self, table: str, frame: pd.DataFrame) -> int:
         """Insert a DataFrame by column name in one vectorised statement; returns rows written."""
@@ -102,7 +102,7 @@ class Session:
         try:
             self._con.execute(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM _triage_append')
         except duckdb.Error as exc:
-            raise StorageError(f"{type(exc).__name__}: {exc}".splitlines()[0]) from exc
+            raise StorageError(summarize(exc, limit=None)) from exc
         finally:
             with suppress(duckdb.Error):
                 self._con.unregister("_triage_append")
